@@ -56,8 +56,20 @@ class TextFormat:
 
     def prompt(self, context: list[Example], query: Grid) -> str:
         """Demonstrations followed by the query input, ready for the answer to follow."""
-        demos = [self.example_text(e) for e in context]
-        return self.example_separator.join([*demos, self.query_text(query)])
+        return self.prompt_with_spans(context, query)[0]
+
+    def prompt_with_spans(
+        self, context: list[Example], query: Grid
+    ) -> tuple[str, list[tuple[int, int]]]:
+        """The prompt and the character span of each demonstration's answer text in it, so
+        a loss can be put on demonstration outputs too."""
+        text, spans = "", []
+        for example in context:
+            text += self.query_text(example.input)
+            answer = self.answer_text(example.output)
+            spans.append((len(text), len(text) + len(answer)))
+            text += answer + self.example_separator
+        return text + self.query_text(query), spans
 
     def task_prompt(self, task: Task, test_index: int = 0) -> str:
         return self.prompt(task.train, task.test[test_index].input)

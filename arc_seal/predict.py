@@ -1,0 +1,222 @@
+"""Voted prediction: ask the model under many views of a task, map answers back, vote.
+
+For each test input the queries are every context (all demonstrations, and each leave-1
+subset), each in two orders, each seen through several invertible transforms. Answers are
+decoded greedily in batches, parsed, mapped back through the transform's inverse, and voted
+hierarchically: the best candidates within each transform first, then across transforms.
+The top two are the attempts; pass@2 scores them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from arc_seal.augment import D8, Transform, transform_task
+from arc_seal.formats import TextFormat, Unparseable
+from arc_seal.grid import Example, Grid, Task, grids_equal
+from arc_seal.models import TaskEncoder
+
+VIEWS = {t.name: t for t in D8}
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """How many ways to ask, and how to decode."""
+
+    views: tuple[str, ...] = ("identity", "transpose", "flip_ud", "flip_lr", "rot90", "rot180")
+    """Invertible transforms the task is also shown through (D8 names)."""
+    orders: int = 2
+    """Demonstration orders per context: as given, then random ones."""
+    leave_one_out: bool = True
+    """Besides all demonstrations, also use each leave-1 subset as a context."""
+    attempts: int = 2
+    per_view: int = 2
+    """Candidates each view puts forward to the vote across views."""
+    batch_size: int = 16
+    max_new_tokens: int | None = None
+    """Default: enough for a 30x30 answer."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = [v for v in self.views if v not in VIEWS]
+        if unknown:
+            raise ValueError(f"unknown views {unknown}; known: {', '.join(VIEWS)}")
+
+
+@dataclass(frozen=True)
+class Query:
+    view: Transform
+    context: list[Example]
+    input: Grid
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One decoded answer, in the task's own orientation; ``grid`` is None if unparseable."""
+
+    view: str
+    grid: Grid | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    attempts: list[Grid]
+    candidates: list[Candidate]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """pass@2 per test input; the task counts only if every test input is solved.
+
+    ``cell_accuracy``: fraction of cells right in the best attempt (0 when its shape is
+    wrong); ``shape_accuracy``: whether any attempt has the right shape. Both are averaged
+    over test inputs, and show progress while exact solves are rare.
+    """
+
+    solved: bool
+    per_test: list[bool]
+    cell_accuracy: float
+    shape_accuracy: float
+
+
+def build_queries(task: Task, test_index: int, config: PredictConfig) -> list[Query]:
+    """Queries for one test input: each context (all demonstrations, then each leave-1
+    subset) in up to ``orders`` distinct orders, seen through each view."""
+    rng = np.random.default_rng(config.seed)
+    demos = task.train
+    contexts = [demos]
+    if config.leave_one_out and len(demos) > 1:
+        contexts += [demos[:i] + demos[i + 1 :] for i in range(len(demos))]
+    ordered = []
+    for ctx in contexts:
+        orders = [tuple(range(len(ctx)))]
+        while len(orders) < min(config.orders, math.factorial(len(ctx))):
+            order = tuple(rng.permutation(len(ctx)).tolist())
+            if order not in orders:
+                orders.append(order)
+        ordered += [[ctx[i] for i in order] for order in orders]
+    target = Example(task.test[test_index].input)
+    queries = []
+    for name in config.views:
+        for ctx in ordered:
+            shown = transform_task(Task(task.id, ctx, [target]), VIEWS[name])
+            if shown is not None:
+                queries.append(Query(VIEWS[name], shown.train, shown.test[0].input))
+    return queries
+
+
+def vote(candidates: list[Candidate], attempts: int = 2, per_view: int = 2) -> list[Grid]:
+    """Hierarchical vote: each view's ``per_view`` most frequent grids go forward; across
+    views, the grids put forward by most views win, then by total count, then by first seen.
+    Unparseable candidates have no vote; with none parseable there are no attempts."""
+    grids: dict[bytes, Grid] = {}
+    first: dict[bytes, int] = {}
+    total: Counter[bytes] = Counter()
+    by_view: dict[str, Counter[bytes]] = {}
+    for n, c in enumerate(candidates):
+        if c.grid is None:
+            continue
+        key = np.array(c.grid.shape, dtype=np.int8).tobytes() + c.grid.tobytes()
+        grids.setdefault(key, c.grid)
+        first.setdefault(key, n)
+        total[key] += 1
+        by_view.setdefault(c.view, Counter())[key] += 1
+    support: Counter[bytes] = Counter()
+    for counts in by_view.values():
+        best = sorted(counts, key=lambda k: (-counts[k], first[k]))[:per_view]
+        support.update(best)
+    ranked = sorted(grids, key=lambda k: (-support[k], -total[k], first[k]))
+    return [grids[k] for k in ranked[:attempts]]
+
+
+@torch.no_grad()
+def generate(
+    model, encoder: TaskEncoder, prompts: list[list[int]], batch_size: int, max_new_tokens: int
+) -> list[str]:
+    """Greedy answers to token-id prompts, batched by length with left padding."""
+    tokenizer = encoder.tokenizer
+    pad_id = (
+        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    )
+    device = next(model.parameters()).device
+    stop = {
+        "eos_token_id": [i for i in (encoder.end_token_id, tokenizer.eos_token_id) if i is not None]
+    }
+    if encoder.end_token_id is None:
+        stop.update(stop_strings=[encoder.format.end_marker], tokenizer=tokenizer)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    answers = [""] * len(prompts)
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        width = max(len(prompts[i]) for i in batch)
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, i in enumerate(batch):
+            ids[row, width - len(prompts[i]) :] = torch.tensor(prompts[i])
+            mask[row, width - len(prompts[i]) :] = 1
+        out = model.generate(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=pad_id,
+            **stop,
+        )
+        for row, i in enumerate(batch):
+            answers[i] = encoder.decode_answer(out[row, width:].tolist())
+    return answers
+
+
+def predict(
+    model, encoder: TaskEncoder, task: Task, config: PredictConfig | None = None
+) -> list[Prediction]:
+    """Two voted attempts per test input. ``model`` may carry an adapter or be the bare base
+    model (the ICL baseline)."""
+    config = config or PredictConfig()
+    queries = [build_queries(task, i, config) for i in range(len(task.test))]
+    flat = [q for qs in queries for q in qs]
+    prompts = [encoder.prompt_ids(q.context, q.input) for q in flat]
+    max_new = config.max_new_tokens or encoder.max_answer_tokens
+    was_training = model.training
+    model.eval()
+    try:
+        texts = iter(generate(model, encoder, prompts, config.batch_size, max_new))
+    finally:
+        model.train(was_training)
+    out = []
+    for qs in queries:
+        candidates = read_answers(qs, [next(texts) for _ in qs], encoder.format)
+        out.append(Prediction(vote(candidates, config.attempts, config.per_view), candidates))
+    return out
+
+
+def read_answers(queries: list[Query], texts: list[str], fmt: TextFormat) -> list[Candidate]:
+    """Parse each answer and map it back from its query's view to the task's orientation."""
+    candidates = []
+    for q, text in zip(queries, texts, strict=True):
+        parsed = fmt.parse_answer(text)
+        if isinstance(parsed, Unparseable):
+            candidates.append(Candidate(q.view.name, None, parsed.reason))
+        else:
+            candidates.append(Candidate(q.view.name, q.view.invert(parsed)))
+    return candidates
+
+
+def score(task: Task, predictions: list[Prediction]) -> Verdict:
+    """pass@2 against the task's test outputs, with cell and shape accuracy of the best attempt."""
+    per_test, cells, shapes = [], [], []
+    for i, (example, pred) in enumerate(zip(task.test, predictions, strict=True)):
+        truth = example.output
+        if truth is None:
+            raise ValueError(f"task {task.id!r} test[{i}] has no known output to score against")
+        per_test.append(any(grids_equal(a, truth) for a in pred.attempts))
+        same_shape = [a for a in pred.attempts if a.shape == truth.shape]
+        shapes.append(float(bool(same_shape)))
+        cells.append(max((float(np.mean(a == truth)) for a in same_shape), default=0.0))
+    return Verdict(all(per_test), per_test, float(np.mean(cells)), float(np.mean(shapes)))

@@ -1,0 +1,189 @@
+import numpy as np
+import pytest
+import torch
+from tiny import chat_tokenizer
+
+from arc_seal.models import IGNORE, Encoded, TaskEncoder, new_llama
+from arc_seal.predict import PredictConfig, predict, score
+from arc_seal.synthetic import make_task
+from arc_seal.tokenizer import build_compact_tokenizer
+from arc_seal.ttt import ORACLE, TTTConfig, TTTEngine, collate, length_grouped_batches
+
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+SMALL_LORA = dict(lora_r=32, lora_alpha=32, lora_targets=ALL_LINEAR)
+
+
+def _task(seed=0, **kw):
+    kw = {"n_train": 3, "min_side": 2, "max_side": 3} | kw
+    return make_task("flip_lr", np.random.default_rng(seed), **kw)
+
+
+def _labelled(tok, seq: Encoded) -> str:
+    return tok.decode([i for i, lab in zip(seq.ids, seq.labels, strict=True) if lab != IGNORE])
+
+
+@pytest.fixture(params=["compact", "chat"])
+def tokenizer(request):
+    return build_compact_tokenizer() if request.param == "compact" else chat_tokenizer()
+
+
+def test_output_token_mask_is_the_answer_and_nothing_after(tokenizer):
+    enc = TaskEncoder(tokenizer)
+    task = _task()
+    seq = enc.training_sequence(task, "output_tokens")
+    answer = enc.format.answer_text(task.test[0].output)
+    n_answer = len(tokenizer(answer, add_special_tokens=False)["input_ids"])
+    assert seq.labels[-n_answer:] == seq.ids[-n_answer:]  # every answer token, end marker included
+    assert all(lab == IGNORE for lab in seq.labels[:-n_answer])  # nothing else
+    assert _labelled(tokenizer, seq) == answer
+    # the prompt the model answers at inference is exactly the unlabelled prefix
+    assert enc.prompt_ids(task.train, task.test[0].input) == seq.ids[:-n_answer]
+
+
+def test_demo_output_mask_adds_each_demonstration_output(tokenizer):
+    enc = TaskEncoder(tokenizer)
+    task = _task()
+    seq = enc.training_sequence(task, "output_tokens", demo_outputs=True)
+    labelled = _labelled(tokenizer, seq).replace(" ", "")
+    answers = [enc.format.answer_text(e.output) for e in task.train + task.test]
+    assert labelled == "".join(answers).replace(" ", "")
+    plain = enc.training_sequence(task, "output_tokens")
+    assert plain.ids == seq.ids
+
+
+def test_all_token_mask_covers_every_real_token(tokenizer):
+    seq = TaskEncoder(tokenizer).training_sequence(_task(), "all_tokens")
+    assert seq.labels == seq.ids
+
+
+def test_compact_mask_position_by_position():
+    tok = build_compact_tokenizer()
+    task = _task(n_train=1, min_side=1, max_side=1)
+    seq = TaskEncoder(tok).training_sequence(task, "output_tokens", demo_outputs=True)
+    tokens = tok.convert_ids_to_tokens(seq.ids)
+    d_in, d_out = task.train[0].input.item(), task.train[0].output.item()
+    t_in, t_out = task.test[0].input.item(), task.test[0].output.item()
+    assert tokens == ["<s>", "I", str(d_in), "\n", "O", str(d_out), "\n", "E"] + [
+        "I", str(t_in), "\n", "O", str(t_out), "\n", "E"
+    ]  # fmt: skip
+    trained = [lab != IGNORE for lab in seq.labels]
+    assert trained == [0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1]
+
+
+def test_padding_never_carries_loss():
+    seqs = [Encoded([1, 5, 6], [IGNORE, 5, 6]), Encoded([1, 5, 6, 7, 8], [IGNORE] * 3 + [7, 8])]
+    ids, mask, labels = collate(seqs, pad_id=0, device=torch.device("cpu"))
+    assert mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+    assert labels[0, 3:].tolist() == [IGNORE, IGNORE]
+    assert ids[0, 3:].tolist() == [0, 0]
+
+
+def test_length_grouping_pairs_similar_lengths():
+    lengths = [10, 50, 11, 52, 30, 31]
+    batches = length_grouped_batches(lengths, 2, np.random.default_rng(0))
+    assert sorted(sorted(lengths[i] for i in b) for b in batches) == [[10, 11], [30, 31], [50, 52]]
+
+
+def test_reset_adapter_reproduces_the_base_model_exactly():
+    tok = build_compact_tokenizer()
+    model = new_llama(tok, hidden_size=32, layers=2, heads=2)
+    ids = torch.tensor([tok("I01\n10\nO10\n01\nEI0\n1\nO")["input_ids"]])
+    with torch.no_grad():
+        before = model(input_ids=ids).logits.clone()
+    engine = TTTEngine(model, tok, TTTConfig(**SMALL_LORA))
+    result = engine.train(
+        _task(), TTTConfig(families=(), learning_rate=1e-2, epochs=2, **SMALL_LORA)
+    )
+    assert result.ok and result.steps > 0
+    with torch.no_grad():
+        trained = engine.model(input_ids=ids).logits
+        assert not torch.equal(trained, before)
+        engine.reset()
+        assert torch.equal(engine.model(input_ids=ids).logits, before)
+
+
+def test_ttt_solves_a_task_the_untrained_model_cannot():
+    """Seeded: TTT on a random tiny model learns a colour map from its demonstrations."""
+    tok = build_compact_tokenizer()
+    engine = TTTEngine(
+        new_llama(tok, hidden_size=64, layers=2, heads=4), tok, TTTConfig(**SMALL_LORA)
+    )
+    config = TTTConfig(
+        families=(), demo_outputs=True, learning_rate=1e-2, epochs=10, max_steps=None, **SMALL_LORA
+    )
+    views = PredictConfig(views=("identity",), orders=1, leave_one_out=False)
+    for seed in range(3):
+        task = make_task(
+            "colour_map", np.random.default_rng(seed), n_train=8, min_side=1, max_side=1
+        )
+        engine.reset()
+        with engine.base_model():
+            assert not score(task, predict(engine.model, engine.encoder, task, views)).solved
+        result = engine.train(task, config)
+        assert result.ok, result.failure
+        assert result.losses[-1] < 0.1
+        assert score(task, predict(engine.model, engine.encoder, task, views)).solved, seed
+
+
+def test_too_long_sequences_are_skipped_and_counted():
+    tok = build_compact_tokenizer()
+    engine = TTTEngine(
+        new_llama(tok, hidden_size=32, layers=1, heads=2), tok, TTTConfig(**SMALL_LORA)
+    )
+    task = make_task("identity", np.random.default_rng(0), n_train=4, min_side=2, max_side=6)
+    seqs, _ = engine.encode(task, TTTConfig(families=(), **SMALL_LORA))
+    lengths = sorted(len(s.ids) for s in seqs)
+    limit = lengths[len(lengths) // 2]
+    config = TTTConfig(families=(), max_length=limit, epochs=1, **SMALL_LORA)
+    result = engine.train(task, config)
+    assert result.ok
+    assert result.skipped_too_long == sum(n > limit for n in lengths) > 0
+    assert result.sequences == sum(n <= limit for n in lengths)
+    nothing_fits = engine.train(task, TTTConfig(families=(), max_length=5, **SMALL_LORA))
+    assert nothing_fits.failure == "no training sequence fits max_length=5"
+    assert nothing_fits.skipped_too_long == len(lengths)
+
+
+def test_failures_are_recorded_not_raised(monkeypatch):
+    tok = build_compact_tokenizer()
+    model = new_llama(tok, hidden_size=32, layers=1, heads=2)
+    engine = TTTEngine(model, tok, TTTConfig(**SMALL_LORA))
+    task = _task()
+
+    over = engine.train(task, TTTConfig(families=("basic",), max_steps=3, **SMALL_LORA))
+    assert over.failure.startswith("needs ") and over.failure.endswith("over the budget of 3")
+    assert over.steps == 0
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    with monkeypatch.context() as m:
+        m.setattr("arc_seal.ttt.causal_lm_loss", out_of_memory)
+        oom = engine.train(task, TTTConfig(families=(), **SMALL_LORA))
+    assert oom.failure == "out of memory at step 0: CUDA out of memory. Tried to allocate 2.00 GiB"
+
+    with torch.no_grad():
+        model.get_output_embeddings().weight[0, 0] = float("nan")
+    nan = engine.train(task, TTTConfig(families=(), **SMALL_LORA))
+    assert nan.failure == "loss is nan at step 0"
+
+
+def test_config_validation_and_oracle():
+    assert ORACLE.families == ("basic", "size", "chain", "repeat")
+    assert (ORACLE.strategy, ORACLE.learning_rate, ORACLE.epochs) == ("output_tokens", 1e-4, 2)
+    assert (ORACLE.lora_r, ORACLE.lora_alpha) == (128, 16)
+    with pytest.raises(ValueError, match="strategy"):
+        TTTConfig(strategy="train_everything")
+    with pytest.raises(ValueError, match="unknown augmentation families"):
+        TTTConfig(families=("colour",))
+    with pytest.raises(ValueError, match="learning_rate"):
+        TTTConfig(learning_rate=float("nan"))
+
+
+def test_engine_refuses_a_config_with_another_adapter_shape():
+    tok = build_compact_tokenizer()
+    engine = TTTEngine(
+        new_llama(tok, hidden_size=32, layers=1, heads=2), tok, TTTConfig(**SMALL_LORA)
+    )
+    with pytest.raises(ValueError, match="lora_r=8 differs"):
+        engine.train(_task(), TTTConfig(**(SMALL_LORA | {"lora_r": 8})))
