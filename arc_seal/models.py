@@ -145,13 +145,15 @@ def new_llama(
     kv_heads: int | None = None,
     intermediate_size: int | None = None,
     max_positions: int = 8192,
+    vocab_size: int | None = None,
     seed: int = 0,
 ) -> PreTrainedModel:
-    """A randomly initialised Llama-architecture model sized for ``tokenizer``'s vocabulary."""
+    """A randomly initialised Llama-architecture model for ``tokenizer`` (``vocab_size``
+    overrides the vocabulary size, e.g. to time a model shaped like a released one)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
-        vocab_size=len(tokenizer),
+        vocab_size=vocab_size or len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=intermediate_size or 4 * hidden_size,
         num_hidden_layers=layers,
