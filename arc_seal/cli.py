@@ -5,16 +5,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from arc_seal.config import ConfigError
 from arc_seal.data import TaskNotFoundError
 from arc_seal.grid import TaskFormatError
+from arc_seal.models import ModelLoadError
 
 USAGE_ERROR = 2
 
 
 def run_cli(main: Callable[[], None]) -> None:
-    """Run ``main``; a bad task file or an unknown task/subset exits with status 2 and one line."""
+    """Run ``main``; a bad task file or config, or an unknown task, subset or model, exits with
+    status 2 and one line."""
     try:
         main()
-    except (TaskFormatError, TaskNotFoundError) as e:
+    except (TaskFormatError, TaskNotFoundError, ModelLoadError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(USAGE_ERROR)

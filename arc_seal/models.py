@@ -27,6 +27,10 @@ SYSTEM_PROMPT = (
 )
 
 
+# The project's own small ARC model, shipped inside the package; used when no model is named.
+DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model"
+
+
 class ModelLoadError(LookupError):
     """A model name or directory that cannot be loaded; the message says which and why."""
 
@@ -48,6 +52,8 @@ def load_model(
 ) -> tuple[PreTrainedModel, object]:
     """A causal LM and its tokenizer from a Hugging Face id or a local directory, in eval mode."""
     device = device or default_device()
+    if Path(name_or_path) == DEFAULT_MODEL and not DEFAULT_MODEL.is_dir():
+        raise ModelLoadError(f"the embedded default model is not installed at {DEFAULT_MODEL}")
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(

@@ -133,7 +133,9 @@ def causal_lm_loss(model, ids: torch.Tensor, mask: torch.Tensor, labels: torch.T
     return F.cross_entropy(logits.float(), targets[keep])
 
 
-def _cosine_with_warmup(total: int, warmup: int):
+def cosine_with_warmup(total: int, warmup: int):
+    """Learning-rate factor per step: linear warm-up, then cosine decay to zero."""
+
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / (warmup + 1)
@@ -188,6 +190,12 @@ class TTTEngine:
         """Context in which the model runs without the adapter (the ICL baseline)."""
         return self.model.disable_adapter()
 
+    def release(self):
+        """Remove the adapter and return the plain base model; the engine is unusable after."""
+        model = self.model.unload()
+        self.model = None
+        return model
+
     def _check_lora(self, config: TTTConfig) -> None:
         for name in ("lora_r", "lora_alpha", "lora_dropout", "lora_targets"):
             if getattr(config, name) != getattr(self.lora, name):
@@ -226,7 +234,7 @@ class TTTEngine:
         torch.manual_seed(config.seed)
         optimizer = torch.optim.AdamW(self._params, lr=config.learning_rate, weight_decay=0.0)
         schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, _cosine_with_warmup(total, int(config.warmup_fraction * total))
+            optimizer, cosine_with_warmup(total, int(config.warmup_fraction * total))
         )
         autocast = (
             torch.autocast("cuda", dtype=torch.bfloat16)

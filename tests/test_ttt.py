@@ -64,8 +64,14 @@ def test_compact_mask_position_by_position():
     d_in, d_out = task.train[0].input.item(), task.train[0].output.item()
     t_in, t_out = task.test[0].input.item(), task.test[0].output.item()
     assert tokens == ["<s>", "I", str(d_in), "\n", "O", str(d_out), "\n", "E"] + [
-        "I", str(t_in), "\n", "O", str(t_out), "\n", "E"
-    ]  # fmt: skip
+        "I",
+        str(t_in),
+        "\n",
+        "O",
+        str(t_out),
+        "\n",
+        "E",
+    ]
     trained = [lab != IGNORE for lab in seq.labels]
     assert trained == [0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1]
 

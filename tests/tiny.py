@@ -1,13 +1,16 @@
 """Tiny models and tokenizers built in-process, so no test downloads anything."""
 
+import json
 from functools import cache
+from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from arc_seal.formats import CHAT
-from arc_seal.models import SYSTEM_PROMPT
+from arc_seal.models import SYSTEM_PROMPT, new_llama
 from arc_seal.synthetic import generate_tasks
+from arc_seal.tokenizer import build_compact_tokenizer
 
 # The shape of Llama 3's template, trimming message contents as it does.
 LLAMA3_LIKE_TEMPLATE = (
@@ -42,3 +45,43 @@ def chat_tokenizer() -> PreTrainedTokenizerFast:
     )
     tok.chat_template = LLAMA3_LIKE_TEMPLATE
     return tok
+
+
+def learnable_run_inputs(root: Path) -> dict[str, Path]:
+    """A subset of synthetic colour-map tasks a tiny model learns by TTT, a tiny checkpoint,
+    and a config small enough for the whole SEAL loop to run in seconds."""
+    (root / "tasks").mkdir(parents=True, exist_ok=True)
+    tasks = generate_tasks(3, seed=0, rules=["colour_map"], n_train=8, min_side=1, max_side=1)
+    for t in tasks:
+        (root / "tasks" / f"{t.id}.json").write_text(json.dumps(t.to_json()))
+    subset = root / "subset.json"
+    ids = [t.id for t in tasks]
+    subset.write_text(json.dumps({"dataset": "tasks", "train": ids[:2], "eval": ids[2:]}))
+    tok = build_compact_tokenizer()
+    model_dir = root / "model"
+    new_llama(tok, hidden_size=64, layers=2, heads=4).save_pretrained(model_dir)
+    tok.save_pretrained(model_dir)
+    config = root / "config.yaml"
+    config.write_text(TINY_RUN_CONFIG)
+    return {"subset": subset, "model": model_dir, "config": config}
+
+
+TINY_RUN_CONFIG = """
+learning_rates: [0.01]
+epoch_options: [10]
+ttt:
+  lora_r: 32
+  lora_alpha: 32
+  lora_targets: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]
+  demo_outputs: true
+  max_sequences: 24
+  max_steps: null
+predict:
+  views: [identity]
+  orders: 1
+  leave_one_out: false
+  max_new_tokens: 8
+sft:
+  epochs: 2
+  learning_rate: 0.001
+"""

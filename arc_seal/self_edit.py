@@ -1,0 +1,265 @@
+"""Self-edits: the policy's choice of augmentations and training settings for one task.
+
+A self-edit is the reference's JSON::
+
+    {"data_generation": {"use_basic_augmentations": bool, "use_size_augmentations": bool,
+                         "use_chain_augmentations": bool, "use_repeat_augmentations": bool},
+     "training": {"strategy": "train_using_all_tokens" | "train_using_output_tokens",
+                  "learning_rate": float, "num_train_epochs": int}}
+
+The policy writes it after a prompt showing the task's demonstrations, either freely
+(sampling, as the reference) or schema-constrained: at each choice the model's own
+probabilities are renormalised over the allowed options, so every sample is valid and has a
+log-probability.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from arc_seal.augment import FAMILIES
+from arc_seal.grid import Task
+from arc_seal.models import TaskEncoder
+from arc_seal.tokenizer import SELF_EDIT_MARKER
+from arc_seal.ttt import TTTConfig
+
+STRATEGIES = {
+    "train_using_output_tokens": "output_tokens",
+    "train_using_all_tokens": "all_tokens",
+}
+FLAGS = tuple(f"use_{f}_augmentations" for f in FAMILIES)
+LR_RANGE = (1e-7, 1e-1)
+EPOCH_RANGE = (1, 50)
+
+TOOL_DESCRIPTION = (
+    "You will adapt a model to the puzzle above by training it on its examples. Choose the "
+    "training data and settings. Data: basic augmentations (rotations, flips, reflections, "
+    "shifts, transpose), size augmentations (upscaling), chain augmentations (a basic one "
+    "then upscaling), repeat augmentations (tiling). Training: strategy "
+    "'train_using_output_tokens' (loss on answers) or 'train_using_all_tokens', a learning "
+    "rate and a number of epochs. Answer with JSON only, in this form:\n"
+    '{"data_generation": {"use_basic_augmentations": true, "use_size_augmentations": false, '
+    '"use_chain_augmentations": false, "use_repeat_augmentations": false}, "training": '
+    '{"strategy": "train_using_output_tokens", "learning_rate": 0.0001, "num_train_epochs": 2}}'
+)
+
+
+class InvalidSelfEdit(ValueError):
+    """A self-edit text that does not say a valid configuration; the message says why."""
+
+
+@dataclass(frozen=True)
+class SelfEdit:
+    use_basic_augmentations: bool
+    use_size_augmentations: bool
+    use_chain_augmentations: bool
+    use_repeat_augmentations: bool
+    strategy: str
+    learning_rate: float
+    num_train_epochs: int
+
+    def to_json(self) -> dict:
+        return {
+            "data_generation": {f: getattr(self, f) for f in FLAGS},
+            "training": {
+                "strategy": self.strategy,
+                "learning_rate": self.learning_rate,
+                "num_train_epochs": self.num_train_epochs,
+            },
+        }
+
+    def text(self) -> str:
+        """The canonical JSON text, as schema decoding writes it."""
+        return json.dumps(self.to_json(), separators=(",", ":"))
+
+    def ttt_config(self, base: TTTConfig) -> TTTConfig:
+        """``base`` with this self-edit's families, loss, learning rate and epochs."""
+        families = tuple(f for f, flag in zip(FAMILIES, FLAGS, strict=True) if getattr(self, flag))
+        return replace(
+            base,
+            families=families,
+            strategy=STRATEGIES[self.strategy],
+            learning_rate=self.learning_rate,
+            epochs=self.num_train_epochs,
+        )
+
+
+def _check(obj: object) -> SelfEdit:
+    if not isinstance(obj, dict):
+        raise InvalidSelfEdit("not a JSON object")
+    data, training = obj.get("data_generation"), obj.get("training")
+    if not isinstance(data, dict) or not isinstance(training, dict):
+        raise InvalidSelfEdit("needs 'data_generation' and 'training' objects")
+    for key in (*FLAGS, "strategy", "learning_rate", "num_train_epochs"):
+        if key not in (data if key in FLAGS else training):
+            raise InvalidSelfEdit(f"missing key {key!r}")
+    flags = {f: data[f] for f in FLAGS}
+    for f, v in flags.items():
+        if not isinstance(v, bool):
+            raise InvalidSelfEdit(f"{f} is {v!r}, expected true or false")
+    strategy, lr, epochs = (
+        training["strategy"],
+        training["learning_rate"],
+        training["num_train_epochs"],
+    )
+    if strategy not in STRATEGIES:
+        raise InvalidSelfEdit(f"unknown strategy {strategy!r}; expected one of {list(STRATEGIES)}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr):
+        raise InvalidSelfEdit(f"learning_rate is {lr!r}, expected a number")
+    if not LR_RANGE[0] <= lr <= LR_RANGE[1]:
+        raise InvalidSelfEdit(f"learning_rate {lr} is outside {LR_RANGE[0]}..{LR_RANGE[1]}")
+    if isinstance(epochs, float) and epochs.is_integer():
+        epochs = int(epochs)
+    if isinstance(epochs, bool) or not isinstance(epochs, int):
+        raise InvalidSelfEdit(f"num_train_epochs is {epochs!r}, expected a whole number")
+    if not EPOCH_RANGE[0] <= epochs <= EPOCH_RANGE[1]:
+        raise InvalidSelfEdit(
+            f"num_train_epochs {epochs} is outside {EPOCH_RANGE[0]}..{EPOCH_RANGE[1]}"
+        )
+    return SelfEdit(**flags, strategy=strategy, learning_rate=float(lr), num_train_epochs=epochs)
+
+
+_FENCE = re.compile(r"```(?:json)?", re.IGNORECASE)
+
+
+def parse_self_edit(text: str) -> SelfEdit:
+    """The self-edit in a model's reply: lenient on form (code fences, words around the JSON,
+    key order), strict on meaning. Raises ``InvalidSelfEdit`` with the reason."""
+    if not isinstance(text, str):
+        raise InvalidSelfEdit(f"expected text, got {type(text).__name__}")
+    text = _FENCE.sub(" ", text)
+    decoder = json.JSONDecoder()
+    first_error = None
+    for start in (i for i, ch in enumerate(text) if ch == "{"):
+        try:
+            obj, _ = decoder.raw_decode(text, start)
+        except (json.JSONDecodeError, RecursionError):
+            continue
+        try:
+            return _check(obj)
+        except InvalidSelfEdit as e:
+            first_error = first_error or e
+    if first_error is not None:
+        raise first_error
+    raise InvalidSelfEdit("no JSON object found")
+
+
+@dataclass(frozen=True)
+class SelfEditSpace:
+    """The options schema decoding chooses from."""
+
+    learning_rates: tuple[float, ...] = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3)
+    epochs: tuple[int, ...] = (1, 2, 3, 5)
+
+    def pieces(self) -> list[str | list[str]]:
+        """The canonical JSON as fixed text and choice points (lists of option texts)."""
+        bools = ["true", "false"]
+        out: list[str | list[str]] = ['{"data_generation":{']
+        for i, flag in enumerate(FLAGS):
+            out += [("," if i else "") + f'"{flag}":', bools]
+        out += ['},"training":{"strategy":"', list(STRATEGIES), '","learning_rate":']
+        out += [[json.dumps(float(lr)) for lr in self.learning_rates], ',"num_train_epochs":']
+        out += [[str(e) for e in self.epochs], "}}"]
+        return out
+
+
+def prompt_ids(encoder: TaskEncoder, task: Task) -> list[int]:
+    """The self-edit prompt: the task's demonstrations, then the request for a self-edit.
+
+    Chat models get the demonstrations and the tool description in their chat template; the
+    compact tokenizer gets the demonstrations and the self-edit marker.
+    """
+    demos = encoder.format.example_separator.join(
+        encoder.format.example_text(e) for e in task.train
+    )
+    tok = encoder.tokenizer
+    if not encoder.chat:
+        return tok(demos + SELF_EDIT_MARKER)["input_ids"]
+    messages = [{"role": "user", "content": demos + "\n\n" + TOOL_DESCRIPTION}]
+    text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tok(text, add_special_tokens=False)["input_ids"]
+
+
+@torch.no_grad()
+def _option_logprobs(
+    model, encoder: TaskEncoder, prompt: list[int], texts: list[str]
+) -> torch.Tensor:
+    """log p(text | prompt) for each continuation text, in one right-padded batch."""
+    tok = encoder.tokenizer
+    conts = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+    width = len(prompt) + max(len(c) for c in conts)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    ids = torch.full((len(texts), width), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, c in enumerate(conts):
+        ids[row, : len(prompt) + len(c)] = torch.tensor(prompt + c)
+        mask[row, : len(prompt) + len(c)] = 1
+    device = next(model.parameters()).device
+    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+    logp = torch.log_softmax(logits[:, :-1], dim=-1)
+    out = torch.zeros(len(texts))
+    for row, c in enumerate(conts):
+        positions = torch.arange(len(prompt) - 1, len(prompt) - 1 + len(c), device=device)
+        out[row] = logp[row, positions, torch.tensor(c, device=device)].sum().cpu()
+    return out
+
+
+def sample_schema(
+    model,
+    encoder: TaskEncoder,
+    task: Task,
+    space: SelfEditSpace,
+    rng: np.random.Generator,
+    temperature: float = 1.0,
+) -> tuple[str, float]:
+    """One valid self-edit text and its log-probability under the renormalised choices.
+
+    Options are scored as whole continuations of the text so far (each option's tokens given
+    the prefix), so any tokenizer works, BPE or character-level.
+    """
+    prompt = prompt_ids(encoder, task)
+    text, logprob = "", 0.0
+    for piece in space.pieces():
+        if isinstance(piece, str):
+            text += piece
+            continue
+        scores = _option_logprobs(model, encoder, prompt, [text + o for o in piece])
+        probs = torch.softmax(scores / temperature, dim=0).numpy().astype(np.float64)
+        choice = int(rng.choice(len(piece), p=probs / probs.sum()))
+        logprob += float(np.log(probs[choice]))
+        text += piece[choice]
+    return text, logprob
+
+
+@torch.no_grad()
+def sample_free(
+    model,
+    encoder: TaskEncoder,
+    task: Task,
+    seed: int,
+    temperature: float = 0.8,
+    max_new_tokens: int = 128,
+) -> str:
+    """A freely sampled reply (the reference's decoding); it may not be a valid self-edit."""
+    tok = encoder.tokenizer
+    prompt = prompt_ids(encoder, task)
+    device = next(model.parameters()).device
+    torch.manual_seed(seed)
+    stop = {} if encoder.chat else {"stop_strings": ["}}"], "tokenizer": tok}
+    out = model.generate(
+        input_ids=torch.tensor([prompt], device=device),
+        attention_mask=torch.ones((1, len(prompt)), dtype=torch.long, device=device),
+        do_sample=True,
+        temperature=temperature,
+        top_k=0,
+        max_new_tokens=max_new_tokens,
+        pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+        **stop,
+    )
+    return tok.decode(out[0, len(prompt) :].tolist(), skip_special_tokens=True)

@@ -1,0 +1,164 @@
+"""Pretrain the embedded default model: a small Llama with the compact ARC tokenizer.
+
+Trains from scratch on augmented ARC-AGI-1 tasks (training + evaluation, minus every task of
+the subsets in tasks/) and synthetic tasks; loss on every output grid. Checkpoints to --out
+(safetensors) every few minutes and at the end; --resume continues from there, so hours of
+CPU can be spent across sittings.
+
+    python scripts/pretrain_default_model.py --out runs/pretrain --minutes 60
+    python scripts/pretrain_default_model.py --out runs/pretrain --minutes 60 --resume
+    python scripts/pretrain_default_model.py --out runs/pretrain --device cuda --batch-tokens 65536
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+from transformers import AutoModelForCausalLM
+
+from arc_seal.cli import run_cli
+from arc_seal.models import TaskEncoder, default_device, new_llama
+from arc_seal.pretrain import excluded_ids, pretraining_tasks, sample_sequence
+from arc_seal.tokenizer import build_compact_tokenizer
+from arc_seal.ttt import causal_lm_loss, collate
+
+STATE = "trainer_state.json"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--out", type=Path, required=True, help="checkpoint folder")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget of this sitting")
+    p.add_argument("--total-steps", type=int, default=4000, help="length of the LR schedule")
+    p.add_argument("--batch-tokens", type=int, default=4096, help="tokens per optimizer step")
+    p.add_argument("--max-length", type=int, default=1024)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--hidden", type=int, default=160)
+    p.add_argument("--layers", type=int, default=6)
+    p.add_argument("--heads", type=int, default=5)
+    p.add_argument("--intermediate", type=int, default=480)
+    p.add_argument("--synthetic", type=int, default=2000, help="synthetic tasks added to ARC")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=default_device())
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--save-every", type=float, default=10.0, help="minutes between checkpoints")
+    p.add_argument("--wandb", choices=["offline", "online", "disabled"], default="offline")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    tokenizer = build_compact_tokenizer()
+    encoder = TaskEncoder(tokenizer)
+    state = {"step": 0, "tokens": 0, "seconds": 0.0, "losses": []}
+    if args.resume:
+        model = AutoModelForCausalLM.from_pretrained(args.out, dtype=torch.float32)
+        state = json.loads((args.out / STATE).read_text())
+    else:
+        model = new_llama(
+            tokenizer, args.hidden, args.layers, args.heads, intermediate_size=args.intermediate
+        )
+    model.to(args.device).train()
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.95)
+    )
+    if args.resume and (args.out / "optimizer.pt").exists():
+        optimizer.load_state_dict(torch.load(args.out / "optimizer.pt", weights_only=True))
+
+    def lr_at(step: int) -> float:
+        if step < args.warmup:
+            return args.lr * (step + 1) / args.warmup
+        progress = min(1.0, (step - args.warmup) / max(1, args.total_steps - args.warmup))
+        return args.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
+
+    tasks = pretraining_tasks(synthetic=args.synthetic, seed=args.seed)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(
+        f"{len(tasks)} tasks ({len(excluded_ids())} subset ids excluded); {n_params:,} parameters"
+    )
+    run = None
+    if args.wandb != "disabled":
+        import wandb
+
+        run = wandb.init(
+            project="arc-seal-pretrain",
+            dir=str(args.out),
+            mode=args.wandb,
+            config=vars(args) | {"parameters": n_params, "tasks": len(tasks)},
+            resume="allow",
+            id=f"pretrain-{args.seed}",
+        )
+
+    rng = np.random.default_rng(args.seed + state["step"])
+    device = torch.device(args.device)
+    start = time.perf_counter()
+    last_save = start
+    budget = args.minutes * 60
+    bar = tqdm(total=args.total_steps, initial=state["step"], desc="pretraining", unit="step")
+
+    def save() -> None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(args.out)
+        tokenizer.save_pretrained(args.out)
+        torch.save(optimizer.state_dict(), args.out / "optimizer.pt")
+        done = state | {"seconds": state["seconds"] + time.perf_counter() - start}
+        cpu = platform.processor() or platform.machine()
+        done["hardware"] = f"{cpu}, {os.cpu_count()} cores, device {args.device}"
+        done["args"] = {k: str(v) for k, v in vars(args).items()}
+        (args.out / STATE).write_text(json.dumps(done, indent=1))
+
+    while state["step"] < args.total_steps and time.perf_counter() - start < budget:
+        pool = []
+        while sum(len(s.ids) for s in pool) < args.batch_tokens:
+            seq = sample_sequence(tasks[rng.integers(len(tasks))], rng, encoder, args.max_length)
+            if seq is not None:
+                pool.append(seq)
+        pool.sort(key=lambda s: len(s.ids))  # rows of similar length: little padding
+        for g in optimizer.param_groups:
+            g["lr"] = lr_at(state["step"])
+        loss_sum, label_sum = 0.0, 0
+        chunks = [pool[i : i + 8] for i in range(0, len(pool), 8)]
+        total_labels = sum(sum(lab != -100 for lab in s.labels[1:]) for s in pool)
+        for chunk in chunks:
+            ids, mask, labels = collate(chunk, tokenizer.pad_token_id, device)
+            n = int((labels[:, 1:] != -100).sum())
+            loss = causal_lm_loss(model, ids, mask, labels)
+            (loss * n / total_labels).backward()
+            loss_sum += loss.item() * n
+            label_sum += n
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        state["step"] += 1
+        state["tokens"] += sum(len(s.ids) for s in pool)
+        loss_value = loss_sum / label_sum
+        state["losses"].append(round(loss_value, 4))
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_value:.3f}", tokens=f"{state['tokens'] / 1e6:.1f}M")
+        if run is not None:
+            run.log(
+                {"loss": loss_value, "tokens": state["tokens"], "lr": lr_at(state["step"])},
+                step=state["step"],
+            )
+        if time.perf_counter() - last_save > args.save_every * 60:
+            save()
+            last_save = time.perf_counter()
+    save()
+    bar.close()
+    if run is not None:
+        run.finish()
+    print(f"saved {args.out} at step {state['step']}, {state['tokens']:,} tokens")
+
+
+if __name__ == "__main__":
+    run_cli(main)
