@@ -5,10 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from arc_seal.config import ConfigError
-from arc_seal.data import TaskNotFoundError
-from arc_seal.grid import TaskFormatError
-from arc_seal.models import ModelLoadError
+from arc_seal.errors import USER_ERRORS
 
 USAGE_ERROR = 2
 
@@ -18,6 +15,6 @@ def run_cli(main: Callable[[], None]) -> None:
     status 2 and one line."""
     try:
         main()
-    except (TaskFormatError, TaskNotFoundError, ModelLoadError, ConfigError) as e:
+    except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(USAGE_ERROR)

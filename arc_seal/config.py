@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from arc_seal.errors import ConfigError
 from arc_seal.predict import PredictConfig
 from arc_seal.self_edit import SelfEditSpace
 from arc_seal.ttt import TTTConfig
@@ -83,10 +84,6 @@ class RunConfig:
 
 
 _NESTED = {"ttt": TTTConfig, "predict": PredictConfig, "sft": SFTConfig}
-
-
-class ConfigError(ValueError):
-    """A configuration file or value that is not valid; the message says which and why."""
 
 
 def _build(cls, values: dict, where: str):

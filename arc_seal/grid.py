@@ -12,14 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from arc_seal.errors import TaskFormatError
+
 MAX_SIDE = 30
 NUM_COLOURS = 10
 
 Grid = np.ndarray
-
-
-class TaskFormatError(ValueError):
-    """A task file or task object that is not a valid ARC task; the message says where."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
+from arc_seal.errors import ModelLoadError
 from arc_seal.formats import CHAT, COMPACT, TextFormat
 from arc_seal.grid import MAX_SIDE, Example, Grid, Task
 
@@ -29,10 +30,6 @@ SYSTEM_PROMPT = (
 
 # The project's own small ARC model, shipped inside the package; used when no model is named.
 DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model"
-
-
-class ModelLoadError(LookupError):
-    """A model name or directory that cannot be loaded; the message says which and why."""
 
 
 def default_device() -> str:

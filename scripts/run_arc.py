@@ -17,6 +17,7 @@ from pathlib import Path
 
 from arc_seal import config as cfg
 from arc_seal.cli import run_cli
+from arc_seal.errors import ConfigError
 from arc_seal.report import new_run_dir
 from arc_seal.seal import Experiment, write_config
 
@@ -35,7 +36,7 @@ def main() -> None:
     if args.resume:
         run_dir = args.resume
         if not (run_dir / "config.yaml").is_file():
-            raise cfg.ConfigError(f"{run_dir}: not a run directory (no config.yaml)")
+            raise ConfigError(f"{run_dir}: not a run directory (no config.yaml)")
         config = cfg.from_dict(cfg.load_yaml(run_dir / "config.yaml"), str(run_dir / "config.yaml"))
         experiment = Experiment(config)
     else:
@@ -44,7 +45,7 @@ def main() -> None:
         config = cfg.resolve(args, cfg.load_yaml(path) if path else {})
         run_dir = Path(config.output_dir) if config.output_dir else None
         if run_dir and run_dir.exists() and any(run_dir.iterdir()):
-            raise cfg.ConfigError(f"{run_dir}: already holds a run; use --resume {run_dir}")
+            raise ConfigError(f"{run_dir}: already holds a run; use --resume {run_dir}")
         experiment = Experiment(config)
         if run_dir:
             run_dir.mkdir(parents=True, exist_ok=True)

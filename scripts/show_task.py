@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 
 from arc_seal.cli import run_cli
-from arc_seal.data import DATASETS, TaskNotFoundError, find_task, load_tasks
+from arc_seal.data import DATASETS, find_task, load_tasks
+from arc_seal.errors import TaskNotFoundError
 from arc_seal.render import render_task
 
 
