@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from arc_seal.augment import D8, Transform, transform_task
 from arc_seal.formats import TextFormat, Unparseable
@@ -135,6 +136,21 @@ def vote(candidates: list[Candidate], attempts: int = 2, per_view: int = 2) -> l
     return [grids[k] for k in ranked[:attempts]]
 
 
+class StopHopeless(StoppingCriteria):
+    """Ends each sequence whose answer so far can no longer parse (see ``TextFormat.hopeless``):
+    a weak model's runaway rows cost nothing beyond the first broken one."""
+
+    def __init__(self, encoder: TaskEncoder, start: int):
+        self.encoder, self.start = encoder, start
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
+        texts = self.encoder.tokenizer.batch_decode(
+            input_ids[:, self.start :], skip_special_tokens=True
+        )
+        done = [self.encoder.format.hopeless(t) for t in texts]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
 @torch.no_grad()
 def generate(
     model, encoder: TaskEncoder, prompts: list[list[int]], batch_size: int, max_new_tokens: int
@@ -150,6 +166,10 @@ def generate(
     }
     if encoder.end_token_id is None:
         stop.update(stop_strings=[encoder.format.end_marker], tokenizer=tokenizer)
+
+    def hopeless(width: int) -> StoppingCriteriaList:
+        return StoppingCriteriaList([StopHopeless(encoder, width)])
+
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     answers = [""] * len(prompts)
     for start in range(0, len(order), batch_size):
@@ -167,6 +187,7 @@ def generate(
             do_sample=False,
             pad_token_id=pad_id,
             **stop,
+            **({} if encoder.chat else {"stopping_criteria": hopeless(width)}),
         )
         for row, i in enumerate(batch):
             answers[i] = encoder.decode_answer(out[row, width:].tolist())
