@@ -28,11 +28,15 @@ class SFTConfig:
     """Supervised fine-tuning of the policy on rewarded self-edits (ReST-EM's M-step)."""
 
     lora_r: int = 16
+    """Rank of the adapter trained on the rewarded self-edits, then merged."""
     lora_alpha: int = 16
     epochs: int = 8
+    """Passes over the rewarded (prompt, self-edit) pairs."""
     batch_size: int = 5
     learning_rate: float = 5e-5
+    """Peak learning rate of the cosine schedule."""
     warmup_fraction: float = 0.1
+    """Share of the steps spent warming the learning rate up."""
 
 
 def _f(default, help: str, **kw):
