@@ -1,0 +1,35 @@
+import json
+
+import numpy as np
+
+from arc_seal.data import TASKS_DIR, find_task
+from arc_seal.models import TaskEncoder
+from arc_seal.pretrain import excluded_ids, pair_keys, pretraining_tasks, sample_sequence
+from arc_seal.tokenizer import build_compact_tokenizer
+
+
+def test_no_subset_task_reaches_the_pretraining_data():
+    subset_ids = set()
+    for path in TASKS_DIR.glob("*.json"):
+        spec = json.loads(path.read_text())
+        subset_ids |= set(spec["train"]) | set(spec["eval"])
+    assert excluded_ids() == subset_ids and len(subset_ids) == 22
+    banned = set().union(*(pair_keys(find_task(i)) for i in subset_ids))
+    tasks = pretraining_tasks(synthetic=20)
+    assert not {t.id for t in tasks} & subset_ids
+    for task in tasks:
+        assert not pair_keys(task) & banned, task.id
+    assert len([t for t in tasks if not t.id.startswith("synthetic")]) == 800 - 22
+
+
+def test_pretraining_sequences_fit_and_train_on_every_output():
+    tok = build_compact_tokenizer()
+    encoder = TaskEncoder(tok)
+    rng = np.random.default_rng(0)
+    task = find_task("007bbfb7")
+    for _ in range(5):
+        seq = sample_sequence(task, rng, encoder, max_length=400)
+        assert seq is not None and len(seq.ids) <= 400
+        text = tok.decode([i for i, lab in zip(seq.ids, seq.labels, strict=True) if lab != -100])
+        assert text.count("E") == tok.decode(seq.ids).count("O")  # every output is trained on
+    assert sample_sequence(task, rng, encoder, max_length=20) is None
