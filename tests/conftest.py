@@ -3,6 +3,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Timing belongs in benchmarks: no per-example deadline, which a loaded CI machine would trip.
+settings.register_profile("arc-seal", deadline=None)
+settings.load_profile("arc-seal")
 
 ROOT = Path(__file__).resolve().parent.parent
 
