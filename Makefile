@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/python scripts/data_demo.py --subset simplified
+	$(BIN)/python scripts/run_arc.py --subset simplified
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
