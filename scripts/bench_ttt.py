@@ -26,7 +26,16 @@ from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 from arc_seal.cli import run_cli
 from arc_seal.data import find_task
 from arc_seal.models import TaskEncoder, default_device, default_dtype, load_model, new_llama
-from arc_seal.predict import PredictConfig, generate, predict, read_answers, score, vote
+from arc_seal.predict import (
+    Prediction,
+    PredictConfig,
+    build_queries,
+    generate,
+    predict,
+    read_answers,
+    score,
+    vote,
+)
 from arc_seal.tokenizer import build_compact_tokenizer
 from arc_seal.ttt import TTTConfig, TTTEngine, causal_lm_loss, collate, length_grouped_batches
 
@@ -115,8 +124,6 @@ def baseline(pristine, tokenizer, task, config: TTTConfig, seqs, predict_config,
     ttt_s = time.perf_counter() - start
     model.eval()
     start = time.perf_counter()
-    from arc_seal.predict import Prediction, build_queries
-
     preds = []
     for i in range(len(task.test)):
         queries = build_queries(task, i, predict_config)
