@@ -27,8 +27,8 @@ from arc_seal.cli import run_cli
 from arc_seal.data import find_task
 from arc_seal.models import TaskEncoder, default_device, default_dtype, load_model, new_llama
 from arc_seal.predict import (
-    Prediction,
     PredictConfig,
+    Prediction,
     build_queries,
     generate,
     predict,
