@@ -44,10 +44,6 @@ class TextFormat:
     def _parse_grid(self, body: str) -> list[list[int]] | Unparseable:
         raise NotImplementedError
 
-    def hopeless(self, text: str) -> bool:
-        """Whether a partial answer can no longer parse, so decoding it can stop early."""
-        return False
-
     def example_text(self, example: Example) -> str:
         return self.query_text(example.input) + self.answer_text(example.output)
 
@@ -103,17 +99,6 @@ class CompactFormat(TextFormat):
 
     def grid_text(self, grid: Grid) -> str:
         return "".join("".join(map(str, row)) + "\n" for row in grid.tolist())
-
-    def hopeless(self, text: str) -> bool:
-        if self.end_marker in text:
-            return False
-        *rows, current = text.split("\n")
-        if not all(r.isascii() and r.isdigit() for r in rows):
-            return True  # an empty row or a stray symbol
-        if current and not (current.isascii() and current.isdigit()):
-            return True
-        width = len(rows[0]) if rows else MAX_SIDE
-        return len(rows) > MAX_SIDE or any(len(r) != width for r in rows) or len(current) > width
 
     def _parse_grid(self, body: str) -> list[list[int]] | Unparseable:
         lines = body.split("\n")

@@ -12,14 +12,15 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import LogitsProcessor, LogitsProcessorList
 
 from arc_seal.augment import D8, Transform, transform_task
 from arc_seal.formats import TextFormat, Unparseable
-from arc_seal.grid import Example, Grid, Task, grids_equal
+from arc_seal.grid import MAX_SIDE, Example, Grid, Task, grids_equal
 from arc_seal.models import TaskEncoder
 
 VIEWS = {t.name: t for t in D8}
@@ -41,6 +42,10 @@ class PredictConfig:
     batch_size: int = 16
     max_new_tokens: int | None = None
     """Default: enough for a 30x30 answer."""
+    infer_shape: bool = True
+    """Fix the answer's shape when every demonstration maps input to output shape by one rule
+    (same shape, one output shape, or one scale factor). Compact tokenizer only, where answers
+    are always decoded as rectangular grids; otherwise only the rows' width is free."""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -136,26 +141,72 @@ def vote(candidates: list[Candidate], attempts: int = 2, per_view: int = 2) -> l
     return [grids[k] for k in ranked[:attempts]]
 
 
-class StopHopeless(StoppingCriteria):
-    """Ends each sequence whose answer so far can no longer parse (see ``TextFormat.hopeless``):
-    a weak model's runaway rows cost nothing beyond the first broken one."""
+def shape_rule(context: list[Example], query: Grid) -> tuple[int, int] | None:
+    """The output shape the demonstrations imply for ``query``: each side scaled by the one
+    ratio every demonstration shows, else the one output shape they all share, else None."""
+    shape = []
+    for axis in (0, 1):
+        ratios = {Fraction(e.output.shape[axis], e.input.shape[axis]) for e in context}
+        side = query.shape[axis] * next(iter(ratios)) if len(ratios) == 1 else None
+        shape.append(int(side) if side is not None and side.denominator == 1 else None)
+    if None not in shape and all(0 < side <= MAX_SIDE for side in shape):
+        return shape[0], shape[1]
+    outputs = {e.output.shape for e in context}
+    return outputs.pop() if len(outputs) == 1 else None
 
-    def __init__(self, encoder: TaskEncoder, start: int):
-        self.encoder, self.start = encoder, start
 
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
-        texts = self.encoder.tokenizer.batch_decode(
-            input_ids[:, self.start :], skip_special_tokens=True
+class GridGrammar(LogitsProcessor):
+    """Lets the compact tokenizer write only grids: cell symbols, each row as wide as the first
+    (or as a known shape says), at most 30x30, then the end marker. Every answer parses."""
+
+    def __init__(self, tokenizer, end_marker: str, start: int, shapes: list[tuple | None]):
+        self.cells = torch.tensor(tokenizer.convert_tokens_to_ids([str(c) for c in range(10)]))
+        self.newline = tokenizer.convert_tokens_to_ids("\n")
+        self.end = tokenizer.convert_tokens_to_ids(end_marker)
+        self.start, self.shapes = start, shapes
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        written = input_ids[:, self.start :].cpu()
+        is_newline = written == self.newline
+        rows = is_newline.sum(1).tolist()
+        n = written.shape[1]
+        positions = torch.arange(n).expand_as(written)
+        current = (
+            (n - 1 - torch.where(is_newline, positions, -1).max(1).values).tolist()
+            if n
+            else [0] * len(rows)
         )
-        done = [self.encoder.format.hopeless(t) for t in texts]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+        first = is_newline.int().argmax(1).tolist() if n else [0] * len(rows)
+        allowed = torch.zeros_like(scores, dtype=torch.bool)
+        for b, (height, width) in enumerate(s or (MAX_SIDE, None) for s in self.shapes):
+            r, c = rows[b], current[b]
+            if r and width is None:
+                width = first[b]
+            if c == 0 and r < height:
+                allowed[b, self.cells] = True
+            if c == 0 and r and (r == height or self.shapes[b] is None):
+                allowed[b, self.end] = True
+            if c and (width is None or c < width) and c < MAX_SIDE:
+                allowed[b, self.cells] = True
+            if c and (width is None or c == width):
+                allowed[b, self.newline] = True
+            if not allowed[b].any():  # finished: whatever follows is padding
+                allowed[b] = True
+        return scores.masked_fill(~allowed, float("-inf"))
 
 
 @torch.no_grad()
 def generate(
-    model, encoder: TaskEncoder, prompts: list[list[int]], batch_size: int, max_new_tokens: int
+    model,
+    encoder: TaskEncoder,
+    prompts: list[list[int]],
+    batch_size: int,
+    max_new_tokens: int,
+    shapes: list[tuple[int, int] | None] | None = None,
 ) -> list[str]:
-    """Greedy answers to token-id prompts, batched by length with left padding."""
+    """Greedy answers to token-id prompts, batched by length with left padding. With the
+    compact tokenizer the answers are decoded under ``GridGrammar`` (``shapes``: a known
+    output shape per prompt, or None)."""
     tokenizer = encoder.tokenizer
     pad_id = (
         tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -166,10 +217,7 @@ def generate(
     }
     if encoder.end_token_id is None:
         stop.update(stop_strings=[encoder.format.end_marker], tokenizer=tokenizer)
-
-    def hopeless(width: int) -> StoppingCriteriaList:
-        return StoppingCriteriaList([StopHopeless(encoder, width)])
-
+    shapes = shapes or [None] * len(prompts)
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     answers = [""] * len(prompts)
     for start in range(0, len(order), batch_size):
@@ -180,6 +228,11 @@ def generate(
         for row, i in enumerate(batch):
             ids[row, width - len(prompts[i]) :] = torch.tensor(prompts[i])
             mask[row, width - len(prompts[i]) :] = 1
+        grammar = {}
+        if not encoder.chat:
+            marker = encoder.format.end_marker
+            rule = GridGrammar(tokenizer, marker, width, [shapes[i] for i in batch])
+            grammar = {"logits_processor": LogitsProcessorList([rule])}
         out = model.generate(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
@@ -187,7 +240,7 @@ def generate(
             do_sample=False,
             pad_token_id=pad_id,
             **stop,
-            **({} if encoder.chat else {"stopping_criteria": hopeless(width)}),
+            **grammar,
         )
         for row, i in enumerate(batch):
             answers[i] = encoder.decode_answer(out[row, width:].tolist())
@@ -203,11 +256,12 @@ def predict(
     queries = [build_queries(task, i, config) for i in range(len(task.test))]
     flat = [q for qs in queries for q in qs]
     prompts = [encoder.prompt_ids(q.context, q.input) for q in flat]
+    shapes = [shape_rule(q.context, q.input) if config.infer_shape else None for q in flat]
     max_new = config.max_new_tokens or encoder.max_answer_tokens
     was_training = model.training
     model.eval()
     try:
-        texts = iter(generate(model, encoder, prompts, config.batch_size, max_new))
+        texts = iter(generate(model, encoder, prompts, config.batch_size, max_new, shapes))
     finally:
         model.train(was_training)
     out = []

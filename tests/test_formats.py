@@ -93,28 +93,3 @@ def test_compact_layout():
     grid = np.array([[0, 1], [2, 3]], dtype=np.int8)
     assert COMPACT.answer_text(grid) == "01\n23\nE"
     assert np.array_equal(COMPACT.parse_answer("01\n23\nE0000"), grid)
-
-
-@pytest.mark.parametrize(
-    "text, hopeless",
-    [
-        ("", False),
-        ("012", False),
-        ("012\n34", False),
-        ("012\n345\nE", False),
-        ("012\n3456", True),  # row longer than the first
-        ("012\n34\n", True),  # ragged
-        ("01x", True),
-        ("\n", True),  # empty first row
-        ("0\n" * 31, True),
-    ],
-)
-def test_compact_knows_when_an_answer_cannot_parse_any_more(text, hopeless):
-    assert COMPACT.hopeless(text) is hopeless
-    assert CHAT.hopeless(text) is False
-
-
-@given(grid=grids(max_side=8), cut=st.integers(0, 200))
-def test_no_prefix_of_a_valid_answer_is_hopeless(grid, cut):
-    text = COMPACT.answer_text(grid)
-    assert not COMPACT.hopeless(text[: cut % (len(text) + 1)])

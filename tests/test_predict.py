@@ -1,5 +1,9 @@
 import numpy as np
 import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import grids
 from tiny import chat_tokenizer
 
 from arc_seal.augment import D8
@@ -8,12 +12,14 @@ from arc_seal.grid import Example, Task, grids_equal
 from arc_seal.models import TaskEncoder, new_llama
 from arc_seal.predict import (
     Candidate,
+    GridGrammar,
     PredictConfig,
     Prediction,
     build_queries,
     predict,
     read_answers,
     score,
+    shape_rule,
     vote,
 )
 from arc_seal.synthetic import make_task
@@ -112,3 +118,62 @@ def test_answer_bound_covers_a_30x30_grid():
         full = np.full((30, 30), 7, dtype=np.int8)
         needed = len(tok(enc.format.answer_text(full), add_special_tokens=False)["input_ids"])
         assert enc.max_answer_tokens >= needed
+
+
+def _grid(h: int, w: int, fill: int = 0) -> np.ndarray:
+    return np.full((h, w), fill, dtype=np.int8)
+
+
+@pytest.mark.parametrize(
+    "pairs, query, expected",
+    [
+        ([((3, 3), (3, 3)), ((5, 2), (5, 2))], (4, 7), (4, 7)),  # same shape
+        ([((2, 2), (6, 6)), ((3, 1), (9, 3))], (4, 2), (12, 6)),  # scaled by 3
+        ([((6, 4), (3, 2)), ((10, 8), (5, 4))], (4, 6), (2, 3)),  # halved
+        ([((3, 3), (1, 1)), ((5, 2), (1, 1))], (4, 4), (1, 1)),  # one output shape
+        ([((3, 3), (3, 3)), ((5, 2), (1, 1))], (4, 4), None),  # no single rule
+        ([((2, 2), (1, 1)), ((4, 4), (2, 2))], (3, 3), None),  # 1.5 rows: not a shape
+        ([((10, 10), (30, 30)), ((5, 5), (15, 15))], (11, 11), None),  # over 30x30
+    ],
+)
+def test_shape_rule_reads_the_demonstrations(pairs, query, expected):
+    context = [Example(_grid(*i), _grid(*o)) for i, o in pairs]
+    assert shape_rule(context, _grid(*query)) == expected
+
+
+TOK = build_compact_tokenizer()
+
+
+def _decode_under_grammar(seed: int, shape) -> str:
+    """Greedy decoding of random logits under the grammar, as generate() would run it."""
+    gen = torch.Generator().manual_seed(seed)
+    prompt = TOK("I0\nO", add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([prompt])
+    grammar = GridGrammar(TOK, "E", len(prompt), [shape])
+    for _ in range(31 * 30 + 1):
+        scores = grammar(ids, torch.randn(1, len(TOK), generator=gen) * 5)
+        ids = torch.cat([ids, scores.argmax(1, keepdim=True)], dim=1)
+        if ids[0, -1] == TOK.convert_tokens_to_ids("E"):
+            break
+    return TOK.decode(ids[0, len(prompt) :])
+
+
+@given(
+    seed=st.integers(0, 2**31), shape=st.none() | st.tuples(st.integers(1, 30), st.integers(1, 30))
+)
+def test_grammar_only_lets_the_model_write_grids(seed, shape):
+    grid = COMPACT.parse_answer(_decode_under_grammar(seed, shape))
+    assert isinstance(grid, np.ndarray)
+    if shape is not None:
+        assert grid.shape == shape
+
+
+@given(grid=grids(max_side=12), known=st.booleans())
+def test_grammar_never_forbids_a_grid_of_the_right_shape(grid, known):
+    prompt = TOK("I0\nO", add_special_tokens=False)["input_ids"]
+    answer = TOK(COMPACT.answer_text(grid), add_special_tokens=False)["input_ids"]
+    grammar = GridGrammar(TOK, "E", len(prompt), [grid.shape if known else None])
+    for n, token in enumerate(answer):
+        ids = torch.tensor([prompt + answer[:n]])
+        scores = grammar(ids, torch.zeros(1, len(TOK)))
+        assert scores[0, token] == 0, (n, TOK.decode(answer[: n + 1]))
