@@ -16,7 +16,7 @@ import yaml
 from arc_seal.errors import ConfigError
 from arc_seal.predict import PredictConfig
 from arc_seal.self_edit import SelfEditSpace
-from arc_seal.ttt import TTTConfig
+from arc_seal.ttt import ORACLE, TTTConfig
 
 DECODINGS = ("schema", "free")
 REWARDS = ("binary", "best_of_n")
@@ -57,6 +57,10 @@ class RunConfig:
     eval_samples: int = _f(5, "self-edits per eval task in the no_rl and seal rows")
     oracle_samples: int = _f(1, "oracle TTT runs (seeds) per eval task")
     oracle_on_train: bool = _f(False, "also score the oracle configuration on the train tasks")
+    oracle_learning_rate: float = _f(
+        ORACLE.learning_rate, "the oracle's learning rate (the reference's, tuned for a 1B model)"
+    )
+    oracle_epochs: int = _f(ORACLE.epochs, "the oracle's epochs")
     decoding: str = _f(
         "schema", "self-edit decoding: schema (always valid) or free", choices=DECODINGS
     )

@@ -73,6 +73,35 @@ def results_markdown(results: dict) -> str:
     return "\n".join(lines + ["", f"Time: {seconds}", ""])
 
 
+def seeds_markdown(runs: list[dict]) -> str:
+    """One table over several runs (seeds) of the same setting: each row's mean with the
+    lowest and highest run beside it, so a gap between rows can be read against the spread."""
+    seeds = ", ".join(str(r["seed"]) for r in runs)
+    lines = [
+        f"# {runs[0]['subset']}: {runs[0]['model']}, {len(runs)} runs (seeds {seeds})",
+        "",
+        "| setting | pass@2 accuracy | cell accuracy | shape accuracy |",
+        "| --- | --- | --- | --- |",
+    ]
+    names = ROW_NAMES | {"oracle_train": "Oracle TTT config, train tasks"}
+    for row in (*ROWS, "oracle_train"):
+        present = [r["rows"][row] for r in runs if row in r["rows"]]
+        if len(present) != len(runs):
+            continue
+        cells = []
+        for key, scale, digits in (("accuracy", 100, 1), ("cell_accuracy", 1, 3)):
+            values = [scale * p[key] for p in present]
+            cells.append(
+                f"{np.mean(values):.{digits}f} [{min(values):.{digits}f}, {max(values):.{digits}f}]"
+            )
+        shapes = [p["shape_accuracy"] for p in present]
+        cells.append(f"{np.mean(shapes):.3f} [{min(shapes):.3f}, {max(shapes):.3f}]")
+        cells[0] = cells[0].replace(" [", "% [")
+        lines.append(f"| {names[row]} | " + " | ".join(cells) + " |")
+    lines += ["", "Each cell: mean over runs [lowest, highest].", ""]
+    return "\n".join(lines)
+
+
 def voted_attempts(task: Task, records: list[dict]) -> list[list[np.ndarray]]:
     """Two attempts per test input from all samples of a row: each sample's attempts are a
     view in a hierarchical vote, so grids several samples agree on come first."""

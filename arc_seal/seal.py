@@ -56,6 +56,8 @@ FAILED = {"solved": False, "cell_accuracy": 0.0, "shape_accuracy": 0.0, "attempt
 def ttt_job(engine: TTTEngine, task: Task, ttt_config, config: RunConfig) -> dict:
     result = engine.train(task, ttt_config)
     stats = {
+        "learning_rate": ttt_config.learning_rate,
+        "epochs": ttt_config.epochs,
         "steps": result.steps,
         "sequences": result.sequences,
         "skipped_too_long": result.skipped_too_long,
@@ -166,8 +168,8 @@ class Experiment:
             self.config.ttt,
             families=ORACLE.families,
             strategy=ORACLE.strategy,
-            learning_rate=ORACLE.learning_rate,
-            epochs=ORACLE.epochs,
+            learning_rate=self.config.oracle_learning_rate,
+            epochs=self.config.oracle_epochs,
             seed=seed,
         )
         return ttt_job(self.engine, task, oracle, self.config)

@@ -48,7 +48,10 @@ def test_whole_loop_writes_a_complete_run_directory(tmp_path):
     inputs = learnable_run_inputs(tmp_path)
     out = tmp_path / "run"
     done = subprocess.run(
-        _command(inputs, out, "--wandb", "offline"), capture_output=True, text=True, timeout=300
+        _command(inputs, out, "--wandb", "offline", "--oracle-learning-rate", "0.005"),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| ICL (no TTT) |" in done.stdout
@@ -78,6 +81,8 @@ def test_whole_loop_writes_a_complete_run_directory(tmp_path):
     for r in (r for r in records if r["stage"] in ("rest_em", "no_rl", "seal")):
         assert r["self_edit"] is not None and r["self_edit_text"] and r["seconds"] >= 0
         assert r["ttt"]["steps"] > 0 and len(r["ttt"]["losses"]) == r["ttt"]["steps"]
+    (oracle,) = (r for r in records if r["stage"] == "oracle")
+    assert oracle["ttt"]["learning_rate"] == 0.005 and oracle["ttt"]["epochs"] == 2
     sft = next(r for r in records if r["stage"] == "sft")
     assert sft["pairs"] == len(sft["reinforced"]) > 0  # this tiny model does learn these tasks
     assert (out / "policy" / "iteration-1" / "adapter_model.safetensors").exists()
