@@ -59,7 +59,10 @@ def results_markdown(results: dict) -> str:
         lines.append(f"\nReST-EM iteration {name}: train reward rate {100 * rate:.1f}%")
     if "oracle_train" in results["rows"]:
         r = results["rows"]["oracle_train"]
-        lines.append(f"\nOracle TTT config on the train tasks: {r['correct']} / {r['total']}")
+        lines.append(
+            f"\nOracle TTT config on the train tasks: {r['correct']} / {r['total']} "
+            f"(cell accuracy {r['cell_accuracy']:.3f}, shape accuracy {r['shape_accuracy']:.3f})"
+        )
     lines += ["", "## Per task (solved samples)", "", "| task | " + " | ".join(ROWS) + " |"]
     lines.append("| --- |" + " --- |" * len(ROWS))
     tasks = list(next(iter(results["rows"].values()))["per_task"]) if results["rows"] else []
