@@ -162,16 +162,20 @@ class TTTEngine:
         if not targets:
             raise ValueError(f"none of the LoRA targets {lora.lora_targets} is in the model")
         self.lora = lora
-        self.model = get_peft_model(
-            model,
-            LoraConfig(
-                r=lora.lora_r,
-                lora_alpha=lora.lora_alpha,
-                lora_dropout=lora.lora_dropout,
-                target_modules=targets,
-                task_type="CAUSAL_LM",
-            ),
-        )
+        # The adapter's initial weights come from ``lora.seed``, not from whatever state the
+        # global generator is in, so a run reproduces in a new process.
+        with torch.random.fork_rng():
+            torch.manual_seed(lora.seed)
+            self.model = get_peft_model(
+                model,
+                LoraConfig(
+                    r=lora.lora_r,
+                    lora_alpha=lora.lora_alpha,
+                    lora_dropout=lora.lora_dropout,
+                    target_modules=targets,
+                    task_type="CAUSAL_LM",
+                ),
+            )
         self.model.eval()
         self._params = [p for p in self.model.parameters() if p.requires_grad]
         self._initial = [p.detach().clone() for p in self._params]

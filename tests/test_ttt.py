@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -129,7 +131,7 @@ def test_ttt_solves_a_task_the_untrained_model_cannot():
             assert not score(task, predict(engine.model, engine.encoder, task, views)).solved
         result = engine.train(task, config)
         assert result.ok, result.failure
-        assert result.losses[-1] < 0.1
+        assert result.losses[-1] < result.losses[0] / 4
         assert score(task, predict(engine.model, engine.encoder, task, views)).solved, seed
 
 
@@ -195,3 +197,18 @@ def test_engine_refuses_a_config_with_another_adapter_shape():
     )
     with pytest.raises(ValueError, match="lora_r=8 differs"):
         engine.train(_task(), TTTConfig(**(SMALL_LORA | {"lora_r": 8})))
+
+
+def test_a_ttt_run_does_not_depend_on_the_global_random_state():
+    """Two engines built after different global seeds train to the same losses: a run
+    reproduces in a new process."""
+    tok = build_compact_tokenizer()
+    torch.manual_seed(0)
+    model = new_llama(tok, hidden_size=32, layers=2, heads=2)
+    losses = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        engine = TTTEngine(copy.deepcopy(model), tok, TTTConfig(**SMALL_LORA))
+        config = TTTConfig(families=(), learning_rate=1e-2, epochs=3, **SMALL_LORA)
+        losses.append(engine.train(_task(), config).losses)
+    assert len(losses[0]) > 2 and losses[0] == losses[1]
