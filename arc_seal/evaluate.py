@@ -76,6 +76,10 @@ def results_markdown(results: dict) -> str:
     return "\n".join(lines + ["", f"Time: {seconds}", ""])
 
 
+def _spread(values: list[float], fmt: str, unit: str = "") -> str:
+    return f"{np.mean(values):{fmt}}{unit} [{min(values):{fmt}}, {max(values):{fmt}}]"
+
+
 def seeds_markdown(runs: list[dict]) -> str:
     """One table over several runs (seeds) of the same setting: each row's mean with the
     lowest and highest run beside it, so a gap between rows can be read against the spread."""
@@ -91,15 +95,11 @@ def seeds_markdown(runs: list[dict]) -> str:
         present = [r["rows"][row] for r in runs if row in r["rows"]]
         if len(present) != len(runs):
             continue
-        cells = []
-        for key, scale, digits in (("accuracy", 100, 1), ("cell_accuracy", 1, 3)):
-            values = [scale * p[key] for p in present]
-            cells.append(
-                f"{np.mean(values):.{digits}f} [{min(values):.{digits}f}, {max(values):.{digits}f}]"
-            )
-        shapes = [p["shape_accuracy"] for p in present]
-        cells.append(f"{np.mean(shapes):.3f} [{min(shapes):.3f}, {max(shapes):.3f}]")
-        cells[0] = cells[0].replace(" [", "% [")
+        cells = [
+            _spread([100 * p["accuracy"] for p in present], ".1f", unit="%"),
+            _spread([p["cell_accuracy"] for p in present], ".3f"),
+            _spread([p["shape_accuracy"] for p in present], ".3f"),
+        ]
         lines.append(f"| {names[row]} | " + " | ".join(cells) + " |")
     lines += ["", "Each cell: mean over runs [lowest, highest].", ""]
     return "\n".join(lines)
