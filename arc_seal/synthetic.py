@@ -1,7 +1,10 @@
 """Synthetic ARC-style tasks with known rules, generated from a seed.
 
 They let tests (and extra training data) exercise every step on tasks whose answer is known
-and whose difficulty is set by grid size and number of demonstrations.
+and whose difficulty is set by grid size and number of demonstrations. Besides whole-grid
+transforms there are object-level rules (recolour the largest object, fill enclosed regions,
+draw lines from points, crop to an object, complete a symmetry, move objects, count cells),
+each with its own way of drawing inputs on which the rule has something to do.
 """
 
 from __future__ import annotations
@@ -31,6 +34,114 @@ def _colour_map(rng: np.random.Generator) -> GridRule:
     return colour_permutation(perm)
 
 
+def _objects(grid: Grid) -> list[np.ndarray]:
+    """Boolean masks of the 4-connected groups of same-coloured non-zero cells."""
+    seen = np.zeros(grid.shape, dtype=bool)
+    masks = []
+    h, w = grid.shape
+    for start in zip(*np.nonzero(grid), strict=True):
+        if seen[start]:
+            continue
+        mask = np.zeros(grid.shape, dtype=bool)
+        stack = [start]
+        seen[start] = True
+        while stack:
+            y, x = stack.pop()
+            mask[y, x] = True
+            for ny, nx in ((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)):
+                if 0 <= ny < h and 0 <= nx < w and not seen[ny, nx] and grid[ny, nx] == grid[y, x]:
+                    seen[ny, nx] = True
+                    stack.append((ny, nx))
+        masks.append(mask)
+    return masks
+
+
+def _recolour_largest(rng: np.random.Generator) -> GridRule:
+    """Every object of the largest size takes one colour."""
+    colour = int(rng.integers(1, NUM_COLOURS))
+
+    def rule(grid: Grid) -> Grid:
+        masks = _objects(grid)
+        out = grid.copy()
+        if masks:
+            largest = max(int(m.sum()) for m in masks)
+            for m in masks:
+                if m.sum() == largest:
+                    out[m] = colour
+        return out
+
+    return rule
+
+
+def _fill_enclosed(rng: np.random.Generator) -> GridRule:
+    """Background cells that cannot reach the border through background take one colour."""
+    colour = int(rng.integers(1, NUM_COLOURS))
+
+    def rule(grid: Grid) -> Grid:
+        padded = np.pad(grid, 1)
+        outside = np.zeros(padded.shape, dtype=bool)
+        stack = [(0, 0)]
+        outside[0, 0] = True
+        while stack:
+            y, x = stack.pop()
+            for ny, nx in ((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)):
+                inside = 0 <= ny < padded.shape[0] and 0 <= nx < padded.shape[1]
+                if inside and not outside[ny, nx] and padded[ny, nx] == 0:
+                    outside[ny, nx] = True
+                    stack.append((ny, nx))
+        enclosed = (padded == 0) & ~outside
+        return np.where(enclosed[1:-1, 1:-1], colour, grid).astype(np.int8)
+
+    return rule
+
+
+def _lines(rng: np.random.Generator) -> GridRule:
+    """Each coloured cell extends a line of its colour to the border in one direction."""
+    axis, step = int(rng.integers(2)), int(rng.choice([-1, 1]))
+
+    def rule(grid: Grid) -> Grid:
+        view = np.moveaxis(grid.copy(), axis, 0)[::step]  # lines run down the first axis
+        for i in range(1, view.shape[0]):
+            view[i] = np.where(view[i] == 0, view[i - 1], view[i])
+        return np.ascontiguousarray(np.moveaxis(view[::step], 0, axis))
+
+    return rule
+
+
+def _crop(grid: Grid) -> Grid:
+    """The bounding box of the coloured cells."""
+    ys, xs = np.nonzero(grid)
+    return grid[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def _move(rng: np.random.Generator) -> GridRule:
+    """Everything moves by one fixed offset; what leaves the grid is lost."""
+    dy, dx = (int(v) for v in rng.integers(-2, 3, size=2))
+
+    def rule(grid: Grid) -> Grid:
+        out = np.zeros_like(grid)
+        h, w = grid.shape
+        src = grid[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)]
+        out[max(0, dy) : max(0, dy) + src.shape[0], max(0, dx) : max(0, dx) + src.shape[1]] = src
+        return out
+
+    return rule
+
+
+def _count(grid: Grid) -> Grid:
+    """A single row, one cell per coloured cell of the input, in the input's colour."""
+    values = grid[grid != 0]
+    return np.full((1, max(1, values.size)), values[0] if values.size else 0, dtype=np.int8)
+
+
+MASK = 5  # the colour that hides part of a symmetric grid
+
+
+def _unmask(grid: Grid) -> Grid:
+    """Masked cells take the colour of their mirror image across the vertical axis."""
+    return np.where(grid == MASK, np.flip(grid, 1), grid).astype(np.int8)
+
+
 _SHAPES = [(1, 2), (2, 1), (2, 2)]
 
 # Rule name -> how to draw one task's rule (a rule may have per-task parameters).
@@ -41,6 +152,77 @@ RULES: dict[str, Callable[[np.random.Generator], GridRule]] = {
     "tile": lambda rng: tile(*_SHAPES[rng.integers(len(_SHAPES))]),
     "mirror": lambda rng: mirror(int(rng.integers(2)), bool(rng.integers(2))),
     "gravity": lambda rng: _gravity,
+    "recolour_largest": _recolour_largest,
+    "fill_enclosed": _fill_enclosed,
+    "lines": _lines,
+    "crop": lambda rng: _crop,
+    "move": _move,
+    "count": lambda rng: _count,
+    "symmetry": lambda rng: _unmask,
+}
+
+
+def _boxes(rng: np.random.Generator, h: int, w: int) -> Grid:
+    """Hollow rectangles on background: fill_enclosed has insides to fill."""
+    grid = np.zeros((h, w), dtype=np.int8)
+    for _ in range(int(rng.integers(1, 4))):
+        bh, bw = int(rng.integers(3, max(4, h + 1))), int(rng.integers(3, max(4, w + 1)))
+        if bh > h or bw > w:
+            continue
+        y, x = int(rng.integers(h - bh + 1)), int(rng.integers(w - bw + 1))
+        box = grid[y : y + bh, x : x + bw]
+        colour = int(rng.integers(1, NUM_COLOURS))
+        box[[0, -1], :] = colour
+        box[:, [0, -1]] = colour
+    return grid
+
+
+def _sparse(rng: np.random.Generator, h: int, w: int) -> Grid:
+    """A few single coloured cells."""
+    grid = np.zeros((h, w), dtype=np.int8)
+    n = int(rng.integers(1, min(5, h * w) + 1))
+    cells = rng.choice(h * w, size=n, replace=False)
+    grid.flat[cells] = rng.integers(1, NUM_COLOURS, size=n)
+    return grid
+
+
+def _blob(rng: np.random.Generator, h: int, w: int) -> Grid:
+    """One patch of random cells somewhere on background (never empty)."""
+    grid = np.zeros((h, w), dtype=np.int8)
+    bh, bw = int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1))
+    y, x = int(rng.integers(h - bh + 1)), int(rng.integers(w - bw + 1))
+    patch = rng.integers(1, NUM_COLOURS, size=(bh, bw)) * (rng.random((bh, bw)) < 0.7)
+    patch.flat[int(rng.integers(patch.size))] = int(rng.integers(1, NUM_COLOURS))
+    grid[y : y + bh, x : x + bw] = patch
+    return grid
+
+
+def _one_colour(rng: np.random.Generator, h: int, w: int) -> Grid:
+    """Up to nine cells of one colour."""
+    grid = np.zeros((h, w), dtype=np.int8)
+    n = int(rng.integers(1, min(9, h * w) + 1))
+    grid.flat[rng.choice(h * w, size=n, replace=False)] = int(rng.integers(1, NUM_COLOURS))
+    return grid
+
+
+def _masked_symmetric(rng: np.random.Generator, h: int, w: int) -> Grid:
+    """A left-right symmetric grid (colours other than ``MASK``) with one patch masked."""
+    palette = [c for c in range(1, NUM_COLOURS) if c != MASK]
+    half = rng.choice([0, *palette], size=(h, (w + 1) // 2)).astype(np.int8)
+    grid = np.concatenate([half, np.flip(half, 1)[:, w % 2 :]], axis=1)
+    mh, mw = int(rng.integers(1, h // 2 + 2)), int(rng.integers(1, w // 2 + 1))
+    y, x = int(rng.integers(h - mh + 1)), int(rng.integers(w // 2 - mw + 1))
+    grid[y : y + mh, x : x + mw] = MASK
+    return grid
+
+
+# Inputs drawn to suit a rule; rules not named here take ``random_grid``.
+INPUTS: dict[str, Callable[[np.random.Generator, int, int], Grid]] = {
+    "fill_enclosed": _boxes,
+    "lines": _sparse,
+    "crop": _blob,
+    "count": _one_colour,
+    "symmetry": _masked_symmetric,
 }
 
 
@@ -69,10 +251,15 @@ def make_task(
         raise ValueError(f"need 1 <= min_side <= max_side <= 30, got {min_side}, {max_side}")
     fn = RULES[rule](rng)
     examples = []
+    draw = INPUTS.get(rule)
     while len(examples) < n_train + n_test:
         hi = max_side
         while True:
-            grid = random_grid(rng, min(min_side, hi), hi)
+            if draw is None:
+                grid = random_grid(rng, min(min_side, hi), hi)
+            else:
+                h, w = rng.integers(max(2, min(min_side, hi)), max(2, hi) + 1, size=2)
+                grid = draw(rng, int(h), int(w))
             out = np.ascontiguousarray(fn(grid))
             if max(out.shape) <= MAX_SIDE:
                 break

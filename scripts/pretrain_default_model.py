@@ -1,9 +1,11 @@
 """Pretrain the embedded default model: a small Llama with the compact ARC tokenizer.
 
-Trains from scratch on augmented ARC-AGI-1 tasks (training + evaluation) and ARC-AGI-2's
-training tasks that ARC-AGI-1 lacks, minus every task of the subsets in tasks/, and synthetic
-tasks; loss on every output grid. A share of the sequences are self-edit prompts with
-uniformly drawn self-edits, so the policy starts with a flat prior over the options.
+Trains from scratch on augmented ARC-AGI-1 training tasks and ARC-AGI-2's training tasks that
+ARC-AGI-1 lacks, minus every task of the subsets in tasks/ and all of ARC-AGI-1's evaluation
+set, and on synthetic tasks drawn fresh for every sequence; loss on every output grid. A share
+of the sequences are self-edit prompts with uniformly drawn self-edits, so the policy starts
+with a flat prior over the options. By default the model sees (row, column, plane) positions
+(``arc_seal.grid_model``); ``--no-grid-positions`` trains a plain Llama.
 Checkpoints to --out (safetensors) every few minutes and at the end; --resume continues from
 there, so hours of CPU can be spent across sittings.
 
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import time
@@ -35,10 +36,12 @@ from arc_seal.pretrain import (
     sample_sequence,
     self_edit_sequence,
 )
+from arc_seal.synthetic import RULES, make_task
 from arc_seal.tokenizer import build_compact_tokenizer
-from arc_seal.ttt import causal_lm_loss, collate
+from arc_seal.training import collate, cosine_with_warmup, optimizer_step
 
 STATE = "trainer_state.json"
+SYNTHETIC_RULES = list(RULES)
 
 
 def main() -> None:
@@ -55,7 +58,18 @@ def main() -> None:
     p.add_argument("--layers", type=int, default=6)
     p.add_argument("--heads", type=int, default=5)
     p.add_argument("--intermediate", type=int, default=480)
-    p.add_argument("--synthetic", type=int, default=2000, help="synthetic tasks added to ARC")
+    p.add_argument(
+        "--synthetic-fraction",
+        type=float,
+        default=0.5,
+        help="share of sequences from a freshly generated synthetic task",
+    )
+    p.add_argument(
+        "--grid-positions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="(row, column, plane) embeddings on top of 1-D rotary positions",
+    )
     p.add_argument(
         "--self-edit-fraction",
         type=float,
@@ -79,7 +93,13 @@ def main() -> None:
         state = json.loads((args.out / STATE).read_text())
     else:
         model = new_llama(
-            tokenizer, args.hidden, args.layers, args.heads, intermediate_size=args.intermediate
+            tokenizer,
+            args.hidden,
+            args.layers,
+            args.heads,
+            intermediate_size=args.intermediate,
+            seed=args.seed,
+            grid_positions=args.grid_positions,
         )
     model.to(args.device).train()
     optimizer = torch.optim.AdamW(
@@ -88,16 +108,13 @@ def main() -> None:
     if args.resume and (args.out / "optimizer.pt").exists():
         optimizer.load_state_dict(torch.load(args.out / "optimizer.pt", weights_only=True))
 
-    def lr_at(step: int) -> float:
-        if step < args.warmup:
-            return args.lr * (step + 1) / args.warmup
-        progress = min(1.0, (step - args.warmup) / max(1, args.total_steps - args.warmup))
-        return args.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
+    schedule = cosine_with_warmup(args.total_steps, args.warmup, floor=0.1)
 
-    tasks = pretraining_tasks(synthetic=args.synthetic, seed=args.seed)
+    tasks = pretraining_tasks()
     n_params = sum(p.numel() for p in model.parameters())
     print(
-        f"{len(tasks)} tasks ({len(excluded_ids())} subset ids excluded); {n_params:,} parameters"
+        f"{len(tasks)} ARC tasks (ARC-AGI-1 evaluation and {len(excluded_ids())} subset ids held"
+        f" out) + fresh synthetic tasks; {n_params:,} parameters"
     )
     run = None
     if args.wandb != "disabled":
@@ -133,35 +150,34 @@ def main() -> None:
     while state["step"] < args.total_steps and time.perf_counter() - start < budget:
         pool = []
         while sum(len(s.ids) for s in pool) < args.batch_tokens:
+            draw = rng.random()
+            if draw < args.synthetic_fraction:
+                rule = SYNTHETIC_RULES[rng.integers(len(SYNTHETIC_RULES))]
+                task = make_task(rule, rng, n_train=int(rng.integers(2, 5)), max_side=12)
+            else:
+                task = tasks[rng.integers(len(tasks))]
             make = self_edit_sequence if rng.random() < args.self_edit_fraction else sample_sequence
-            seq = make(tasks[rng.integers(len(tasks))], rng, encoder, args.max_length)
+            seq = make(task, rng, encoder, args.max_length)
             if seq is not None:
                 pool.append(seq)
         pool.sort(key=lambda s: len(s.ids))  # rows of similar length: little padding
         for g in optimizer.param_groups:
-            g["lr"] = lr_at(state["step"])
-        loss_sum, label_sum = 0.0, 0
-        chunks = [pool[i : i + 8] for i in range(0, len(pool), 8)]
-        total_labels = sum(sum(lab != -100 for lab in s.labels[1:]) for s in pool)
-        for chunk in chunks:
-            ids, mask, labels = collate(chunk, tokenizer.pad_token_id, device)
-            n = int((labels[:, 1:] != -100).sum())
-            loss = causal_lm_loss(model, ids, mask, labels)
-            (loss * n / total_labels).backward()
-            loss_sum += loss.item() * n
-            label_sum += n
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+            g["lr"] = args.lr * schedule(state["step"])
+        chunks = [collate(pool[i : i + 8], encoder.pad_id, device) for i in range(0, len(pool), 8)]
+        params = [p for p in model.parameters() if p.requires_grad]
+        loss_value = optimizer_step(model, params, chunks, optimizer, grad_clip=1.0)
         state["step"] += 1
         state["tokens"] += sum(len(s.ids) for s in pool)
-        loss_value = loss_sum / label_sum
         state["losses"].append(round(loss_value, 4))
         bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.3f}", tokens=f"{state['tokens'] / 1e6:.1f}M")
         if run is not None:
             run.log(
-                {"loss": loss_value, "tokens": state["tokens"], "lr": lr_at(state["step"])},
+                {
+                    "loss": loss_value,
+                    "tokens": state["tokens"],
+                    "lr": args.lr * schedule(state["step"]),
+                },
                 step=state["step"],
             )
         if time.perf_counter() - last_save > args.save_every * 60:

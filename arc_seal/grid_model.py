@@ -1,0 +1,154 @@
+"""A Llama that knows where each cell sits: learned (row, column, plane) embeddings.
+
+With 1-D positions alone a model must infer from row separators which cells lie above each
+other, and copying a grid means finding a relative offset that changes with every grid size.
+Here every token of the compact format also gets the embedding of its row, its column and its
+plane (input grid, output grid, or neither), added to its token embedding, so "the cell at the
+same place in the input" is one attention lookup.
+
+The positions follow from the token ids alone (``cell_positions``), so training, batched
+prediction and KV-cached generation need nothing beyond the ids. The model is an ordinary
+``transformers`` checkpoint: importing ``arc_seal`` registers it with the Auto classes, so
+``AutoModelForCausalLM.from_pretrained`` loads it with ``trust_remote_code`` off, and PEFT
+LoRA, full fine-tuning and ``save_pretrained`` work as for any Llama.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    LlamaConfig,
+    LlamaForCausalLM,
+    LlamaModel,
+)
+
+# Row and column tables: 0..29 for cells, then a slot for the newline ending a row and one
+# for tokens outside any grid (markers, self-edit text, padding).
+NEWLINE_SLOT = 30
+OUTSIDE = 31
+PLANES = 3  # 0: outside any grid, 1: input grid, 2: output grid
+
+
+class GridLlamaConfig(LlamaConfig):
+    """A Llama config plus the ids of the compact format's structure tokens."""
+
+    model_type = "arc_grid_llama"
+
+    def __init__(
+        self,
+        newline_id: int = -1,
+        input_id: int = -1,
+        output_id: int = -1,
+        end_id: int = -1,
+        self_edit_id: int = -1,
+        digit_ids: list[int] | None = None,
+        **kwargs,
+    ):
+        self.newline_id = newline_id
+        self.input_id = input_id
+        self.output_id = output_id
+        self.end_id = end_id
+        self.self_edit_id = self_edit_id
+        self.digit_ids = list(digit_ids or [])
+        super().__init__(**kwargs)
+
+
+def cell_positions(input_ids: torch.Tensor, config: GridLlamaConfig) -> torch.Tensor:
+    """(batch, length, 3) tensor of (row, column, plane) for every token.
+
+    ``I`` opens an input grid, ``O`` an output grid, ``E`` and ``S`` close any grid. Inside a
+    grid, a cell's row counts the newlines since the grid opened and its column the cells since
+    the last newline; a newline takes the column slot ``NEWLINE_SLOT``; everything else
+    (markers, self-edit text, padding) is ``OUTSIDE`` on plane 0.
+    """
+    ids = input_ids
+    n = ids.shape[-1]
+    index = torch.arange(n, device=ids.device).expand_as(ids)
+    opens_in, opens_out = ids == config.input_id, ids == config.output_id
+    event = opens_in | opens_out | (ids == config.end_id) | (ids == config.self_edit_id)
+    newline = ids == config.newline_id
+    none = torch.full_like(ids, -1)
+    last_event = torch.cummax(torch.where(event, index, none), dim=-1).values
+    plane_at_event = opens_in.long() + 2 * opens_out.long()
+    plane = torch.where(
+        last_event >= 0, plane_at_event.gather(-1, last_event.clamp(min=0)), torch.zeros_like(ids)
+    )
+    newlines = torch.cumsum(newline.long(), dim=-1)
+    newlines_before = newlines - newline.long()
+    row = newlines_before - torch.where(
+        last_event >= 0, newlines.gather(-1, last_event.clamp(min=0)), torch.zeros_like(ids)
+    )
+    last_break = torch.cummax(torch.where(event | newline, index, none), dim=-1).values
+    col = index - last_break - 1
+    digits = torch.tensor(config.digit_ids, device=ids.device)
+    cell = torch.isin(ids, digits) & (plane > 0)
+    in_grid = cell | (newline & (plane > 0))
+    row = torch.where(in_grid, row.clamp(max=NEWLINE_SLOT - 1), OUTSIDE)
+    col = torch.where(cell, col.clamp(max=NEWLINE_SLOT - 1), OUTSIDE)
+    col = torch.where(newline & (plane > 0), NEWLINE_SLOT, col)
+    plane = torch.where(in_grid, plane, 0)
+    return torch.stack([row, col, plane], dim=-1)
+
+
+class GridLlamaModel(LlamaModel):
+    config_class = GridLlamaConfig
+
+    def __init__(self, config: GridLlamaConfig):
+        super().__init__(config)
+        self.row_embed = nn.Embedding(OUTSIDE + 1, config.hidden_size)
+        self.col_embed = nn.Embedding(OUTSIDE + 1, config.hidden_size)
+        self.plane_embed = nn.Embedding(PLANES, config.hidden_size)
+        for table in (self.row_embed, self.col_embed, self.plane_embed):
+            nn.init.normal_(table.weight, std=config.initializer_range)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        grid_positions: torch.Tensor | None = None,
+        **kwargs,
+    ):
+        if grid_positions is None:
+            if input_ids is None:
+                raise ValueError("GridLlamaModel needs input_ids or grid_positions")
+            # the cache argument is `cache` in newer transformers, `past_key_values` before
+            cache = kwargs.get("cache", kwargs.get("past_key_values"))
+            if cache is not None and cache.get_seq_length() > 0:
+                raise ValueError(
+                    "with a KV cache, pass grid_positions computed from the whole sequence "
+                    "(generate() does this itself)"
+                )
+            grid_positions = cell_positions(input_ids, self.config)
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        row, col, plane = grid_positions.unbind(-1)
+        inputs_embeds = (
+            inputs_embeds + self.row_embed(row) + self.col_embed(col) + self.plane_embed(plane)
+        )
+        return super().forward(inputs_embeds=inputs_embeds, **kwargs)
+
+
+class GridLlamaForCausalLM(LlamaForCausalLM):
+    config_class = GridLlamaConfig
+
+    def __init__(self, config: GridLlamaConfig):
+        super().__init__(config)
+        self.model = GridLlamaModel(config)
+        self.post_init()
+
+    def prepare_inputs_for_generation(self, input_ids: torch.Tensor, **kwargs):
+        """The new tokens' positions follow from the whole sequence, cached part included."""
+        inputs = super().prepare_inputs_for_generation(input_ids, **kwargs)
+        new = inputs.get("input_ids")
+        if new is not None:
+            inputs["grid_positions"] = cell_positions(input_ids, self.config)[
+                :, input_ids.shape[1] - new.shape[1] :
+            ]
+        return inputs
+
+
+AutoConfig.register(GridLlamaConfig.model_type, GridLlamaConfig)
+AutoModelForCausalLM.register(GridLlamaConfig, GridLlamaForCausalLM)

@@ -1,0 +1,102 @@
+"""The 2-D-aware model: positions read from the tokens, Auto loading, LoRA, full fine-tuning,
+and KV-cached generation that agrees with uncached generation."""
+
+import numpy as np
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import grids
+from transformers import AutoModelForCausalLM, LogitsProcessorList
+
+from arc_seal.grid import Example
+from arc_seal.grid_model import NEWLINE_SLOT, OUTSIDE, GridLlamaForCausalLM, cell_positions
+from arc_seal.models import TaskEncoder, new_llama
+from arc_seal.predict import GridGrammar, PredictConfig, predict
+from arc_seal.synthetic import make_task
+from arc_seal.tokenizer import build_compact_tokenizer
+from arc_seal.ttt import TTTConfig, TTTEngine
+
+TOK = build_compact_tokenizer()
+
+
+def _model(seed: int = 0) -> GridLlamaForCausalLM:
+    return new_llama(TOK, hidden_size=32, layers=2, heads=2, seed=seed, grid_positions=True)
+
+
+@given(st.lists(grids(max_side=6), min_size=2, max_size=4))
+def test_every_cell_gets_its_row_column_and_plane(gs):
+    demos = [Example(gs[i], gs[i + 1]) for i in range(len(gs) - 1)]
+    ids = TaskEncoder(TOK).prompt_ids(demos, gs[-1])
+    pos = cell_positions(torch.tensor([ids]), _model().config)[0].tolist()
+    expected = []
+    for e in demos:
+        for plane, grid in ((1, e.input), (2, e.output)):
+            expected.append((OUTSIDE, OUTSIDE, 0))  # I or O marker
+            for r, row in enumerate(grid.tolist()):
+                expected += [(r, c, plane) for c in range(len(row))] + [(r, NEWLINE_SLOT, plane)]
+        expected.append((OUTSIDE, OUTSIDE, 0))  # E
+    expected.append((OUTSIDE, OUTSIDE, 0))
+    for r, row in enumerate(gs[-1].tolist()):
+        expected += [(r, c, 1) for c in range(len(row))] + [(r, NEWLINE_SLOT, 1)]
+    expected.append((OUTSIDE, OUTSIDE, 0))
+    assert [tuple(p) for p in pos] == [(OUTSIDE, OUTSIDE, 0), *expected]  # <s> first
+
+
+def test_digits_outside_a_grid_are_not_cells():
+    ids = TOK("I1\nOS0.01", add_special_tokens=False)["input_ids"]
+    pos = cell_positions(torch.tensor([ids]), _model().config)[0].tolist()
+    assert pos[1] == [0, 0, 1]
+    assert all(p == [OUTSIDE, OUTSIDE, 0] for p in pos[4:])
+
+
+def test_loads_through_the_auto_classes_without_remote_code(tmp_path):
+    model = _model()
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path, trust_remote_code=False)
+    assert type(loaded) is GridLlamaForCausalLM
+    ids = torch.tensor([TOK("I12\n34\nO", add_special_tokens=True)["input_ids"]])
+    with torch.no_grad():
+        assert torch.equal(model(ids).logits, loaded(ids).logits)
+
+
+def test_cached_generation_matches_uncached_generation():
+    model = _model(seed=3)
+    for table in (model.model.row_embed, model.model.col_embed, model.model.embed_tokens):
+        torch.nn.init.normal_(table.weight, std=1.0)  # a random model with varied answers
+    task = make_task("flip_lr", np.random.default_rng(0), min_side=3, max_side=4)
+    prompt = torch.tensor([TaskEncoder(TOK).prompt_ids(task.train, task.test[0].input)])
+    n = prompt.shape[1]
+    grammar = LogitsProcessorList([GridGrammar(TOK, "E", n, [(4, 3)])])
+    answers = [
+        model.generate(
+            prompt, max_new_tokens=17, do_sample=False, use_cache=c, logits_processor=grammar
+        )
+        for c in (True, False)
+    ]
+    assert torch.equal(*answers)
+    text = TOK.decode(answers[0][0, n:])
+    assert text.count("\n") == 4 and len(set(text.replace("\n", ""))) > 1
+    with torch.no_grad():  # and the positions matter
+        full = model(answers[0]).logits[0, n - 1 : -1]
+        shifted = model(answers[0], grid_positions=torch.zeros(1, answers[0].shape[1], 3).long())
+    assert not torch.allclose(full, shifted.logits[0, n - 1 : -1])
+
+
+def test_lora_trains_and_predicts_and_full_fine_tuning_reaches_the_grid_tables():
+    task = make_task("identity", np.random.default_rng(1), n_train=3, min_side=2, max_side=3)
+    engine = TTTEngine(_model(), TOK, TTTConfig(lora_r=8, lora_alpha=8))
+    config = TTTConfig(epochs=4, learning_rate=1e-2, max_sequences=8, lora_r=8, lora_alpha=8)
+    result = engine.train(task, config)
+    assert result.ok and result.losses[-1] < result.losses[0]
+    predictions = predict(engine.model, engine.encoder, task, PredictConfig(views=("identity",)))
+    assert predictions[0].attempts  # answers decode under the grammar
+
+    model = _model()
+    before = model.model.row_embed.weight.detach().clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    seq = TaskEncoder(TOK).training_sequence(task, "output_tokens")
+    ids, labels = torch.tensor([seq.ids]), torch.tensor([seq.labels])
+    model.train()
+    model(ids, labels=labels).loss.backward()
+    optimizer.step()
+    assert not torch.equal(before, model.model.row_embed.weight)
