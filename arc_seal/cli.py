@@ -1,20 +1,263 @@
-"""What every command-line entry point shares: user mistakes end in one line, not a traceback."""
+"""The command line: ``arc-seal run | evaluate | show | compare``, and what they share.
+
+User mistakes end in one line and exit status 2, never a traceback. Each command imports what
+it needs when it runs, so ``arc-seal --help`` answers at once.
+"""
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from arc_seal.errors import USER_ERRORS
+from arc_seal.errors import USER_ERRORS, ConfigError
 
 USAGE_ERROR = 2
+FAILED_RUN = 1
 
 
-def run_cli(main: Callable[[], None]) -> None:
+def run_cli(main: Callable[[], int | None]) -> None:
     """Run ``main``; a bad task file or config, or an unknown task, subset or model, exits with
-    status 2 and one line."""
+    status 2 and one line. ``main``'s own return value is the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        main()
+        status = main()
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(USAGE_ERROR)
+    sys.exit(status or 0)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run SEAL on an ARC subset: baselines, ReST-EM on self-edits, and the four-row table.
+
+    arc-seal run --subset simplified                   # the embedded model
+    arc-seal run --config llama-1b                     # a shipped config, or a YAML path
+    arc-seal run --resume runs/20261127-120000-simplified
+
+    Settings come from --config (YAML; default: the shipped default config), then from the
+    flags below, which override it. A run directory collects the resolved config, one record
+    per job, the results table, ARC Prize-format predictions, pictures and W&B files; --resume
+    finishes an interrupted run without redoing finished jobs, under the settings it began with.
+    """
+    from arc_seal import config as cfg
+    from arc_seal.records import new_run_dir, prepare_run_dir
+    from arc_seal.seal import Experiment, failed_rows
+
+    parser = argparse.ArgumentParser(
+        prog="arc-seal run",
+        description=run.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config", help="a shipped config name (default, llama-1b) or a YAML file of settings"
+    )
+    parser.add_argument(
+        "--resume", type=Path, help="run directory to finish; its stored config.yaml is used"
+    )
+    cfg.add_arguments(parser)
+    args = parser.parse_args(argv)
+
+    if args.resume:
+        run_dir = args.resume
+        if args.config:
+            raise ConfigError("--config cannot change a resumed run: it keeps its config.yaml")
+        config = cfg.for_resume(cfg.stored_config(run_dir), args, str(run_dir))
+        experiment = Experiment(config)
+        cfg.store_config(config, run_dir)  # records a changed W&B mode
+    else:
+        config = cfg.resolve(
+            args,
+            cfg.load_yaml(cfg.config_path(args.config or "default")),
+            args.config or "default config",
+        )
+        run_dir = Path(config.output_dir) if config.output_dir else None
+        if run_dir:
+            prepare_run_dir(run_dir, check_only=True)
+        experiment = Experiment(config)
+        if run_dir:
+            prepare_run_dir(run_dir)
+        else:
+            run_dir = new_run_dir("runs", config.subset)
+        cfg.store_config(config, run_dir)
+    print(f"run directory: {run_dir}")
+    results = experiment.run(run_dir)
+    print((run_dir / "results.md").read_text())
+    failed = failed_rows(results)
+    if failed:
+        print(f"every job failed in: {', '.join(failed)} (see results.md)", file=sys.stderr)
+        return FAILED_RUN
+    return 0
+
+
+def show(argv: Sequence[str] | None = None) -> int:
+    """Draw an ARC task to PNG.
+
+    arc-seal show 007bbfb7 --out task.png        # ARC-AGI-1, else ARC-AGI-2
+    arc-seal show path/to/task.json --out task.png
+    """
+    from arc_seal.data import DATASETS, find_task, load_tasks
+    from arc_seal.errors import TaskNotFoundError
+    from arc_seal.render import render_task
+
+    parser = argparse.ArgumentParser(
+        prog="arc-seal show",
+        description=show.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("task", help="an ARC-AGI-1/2 task id, or an ARC JSON task file")
+    parser.add_argument(
+        "--out", type=Path, help="PNG path (default: <task id>.png); a folder for a multi-task file"
+    )
+    parser.add_argument(
+        "--dataset", choices=list(DATASETS), help="look the id up only in this dataset"
+    )
+    args = parser.parse_args(argv)
+
+    if Path(args.task).exists():
+        tasks = load_tasks(args.task)
+    else:
+        tasks = None
+        for dataset in [args.dataset] if args.dataset else list(DATASETS):
+            try:
+                tasks = [find_task(args.task, dataset)]
+                break
+            except TaskNotFoundError:
+                continue
+        if tasks is None:
+            raise TaskNotFoundError(f"task {args.task!r} is in none of: {', '.join(DATASETS)}")
+    for task in tasks:
+        if len(tasks) == 1:
+            out = args.out or Path(f"{task.id}.png")
+        else:  # a file of several tasks: --out names a folder
+            out = (args.out or Path(".")) / f"{task.id}.png"
+        try:
+            print(render_task(task, out, title=f"{task.id} ({task.source})"))
+        except OSError as e:
+            raise ConfigError(f"{out}: cannot write the picture ({e.strerror})") from None
+    return 0
+
+
+def compare(argv: Sequence[str] | None = None) -> int:
+    """Put several runs of one setting (different seeds) into one table: mean [lowest, highest].
+
+    arc-seal compare runs/seed0 runs/seed1 runs/seed2
+    """
+    import json
+
+    from arc_seal.report import seeds_markdown
+
+    parser = argparse.ArgumentParser(
+        prog="arc-seal compare",
+        description=compare.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("runs", type=Path, nargs="+", help="run directories with results.json")
+    args = parser.parse_args(argv)
+    results = []
+    for run_dir in args.runs:
+        path = run_dir / "results.json"
+        if not path.is_file():
+            raise ConfigError(f"{run_dir}: no results.json (the run has not finished)")
+        results.append(json.loads(path.read_text()))
+    settings = {(r["subset"], r["model"]) for r in results}
+    if len(settings) > 1:
+        raise ConfigError(f"the runs differ in subset or model: {sorted(settings)}")
+    print(seeds_markdown(results))
+    return 0
+
+
+def evaluate(argv: Sequence[str] | None = None) -> int:
+    """Score a model without the SEAL loop: ICL and oracle rows, pass@2, cell and shape accuracy.
+
+    arc-seal evaluate --subset arc-agi-1-eval-100              # the clean benchmark
+    arc-seal evaluate --synthetic 10                           # sanity: fresh synthetic tasks
+    arc-seal evaluate --subset simplified --model runs/ckpt --out runs/bench
+
+    Settings (TTT, oracle, prediction) come from --config, as for `arc-seal run`. The
+    benchmark's eval tasks are scored; with --synthetic, N fresh tasks of every synthetic family
+    the embedded model is pretrained on, reported per family.
+    """
+    import json
+    from dataclasses import asdict
+
+    from arc_seal import config as cfg
+    from arc_seal.benchmark import (
+        BENCHMARK_ROWS,
+        family,
+        sanity_tasks,
+        score_tasks,
+        summary,
+        summary_markdown,
+    )
+    from arc_seal.data import load_subset
+    from arc_seal.models import DEFAULT_MODEL, load_model
+    from arc_seal.ttt import TTTEngine
+
+    parser = argparse.ArgumentParser(
+        prog="arc-seal evaluate",
+        description=evaluate.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", default="default", help="shipped config name or YAML file")
+    parser.add_argument("--subset", help="subset whose eval tasks are scored")
+    parser.add_argument("--synthetic", type=int, help="fresh synthetic tasks per family")
+    parser.add_argument("--model", help="HF model id or local directory; unset: embedded model")
+    parser.add_argument("--device", help="cpu, cuda, cuda:N or mps")
+    parser.add_argument("--rows", nargs="+", choices=BENCHMARK_ROWS, default=list(BENCHMARK_ROWS))
+    parser.add_argument("--limit", type=int, help="score only the first N tasks")
+    parser.add_argument("--out", type=Path, help="folder for benchmark.json and benchmark.md")
+    args = parser.parse_args(argv)
+    if (args.subset is None) == (args.synthetic is None):
+        raise ConfigError("give exactly one of --subset and --synthetic")
+    values = cfg.load_yaml(cfg.config_path(args.config))
+    values |= {k: getattr(args, k) for k in ("model", "device") if getattr(args, k)}
+    config = cfg.from_dict(values, args.config)
+    if args.synthetic is not None:
+        if args.synthetic < 1:
+            raise ConfigError(f"--synthetic {args.synthetic}: expected at least 1")
+        tasks = sanity_tasks(args.synthetic)
+        title = f"{args.synthetic} fresh synthetic tasks per family"
+    else:
+        tasks, title = load_subset(args.subset).eval, f"subset {args.subset}"
+    tasks = tasks[: args.limit] if args.limit else tasks
+    if args.out:
+        from arc_seal.records import prepare_run_dir
+
+        prepare_run_dir(args.out)
+    model, tokenizer = load_model(
+        config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
+    )
+    engine = TTTEngine(model, tokenizer, config.ttt)
+    scores = score_tasks(engine, tasks, config, tuple(args.rows))
+    table = summary(scores)
+    if args.synthetic is not None:  # and per family
+        table = {row: table[row] | groups for row, groups in summary(scores, family).items()}
+    text = summary_markdown(f"{config.model or 'embedded default model'}: {title}", table)
+    print(text)
+    if args.out:
+        (args.out / "benchmark.md").write_text(text)
+        report = {
+            "title": title,
+            "model": config.model or "embedded default",
+            "summary": table,
+            "tasks": [asdict(s) for s in scores],
+        }
+        (args.out / "benchmark.json").write_text(json.dumps(report, indent=1))
+    return 0
+
+
+COMMANDS = {"run": run, "evaluate": evaluate, "show": show, "compare": compare}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``arc-seal COMMAND ...``: the entry point installed with the package."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        lines = [f"  {name:<8} {fn.__doc__.splitlines()[0]}" for name, fn in COMMANDS.items()]
+        print("usage: arc-seal {" + ",".join(COMMANDS) + "} ...\n\ncommands:\n" + "\n".join(lines))
+        sys.exit(0 if argv and argv[0] in ("-h", "--help") else USAGE_ERROR)
+    command = COMMANDS[argv[0]]
+    run_cli(lambda: command(argv[1:]))

@@ -1,88 +1,96 @@
 """The run configuration: one dataclass, read from YAML, overridden from the command line.
 
-Each field's ``help`` is its documentation and its ``--flag`` help. Nested sections (``ttt``,
-``predict``, ``sft``) take the fields of ``TTTConfig``, ``PredictConfig`` and ``SFTConfig``.
+Each field's documentation is its ``--flag`` help. The nested sections ``ttt``, ``predict``
+and ``sft`` take the fields of ``TTTConfig``, ``PredictConfig`` and ``SFTConfig`` and are set
+from the command line with dotted flags (``--ttt.max-steps 64``); list fields take several
+values (``--learning-rates 0.001 0.01``). Every value is checked when the run starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from arc_seal.errors import ConfigError
+from arc_seal.options import check, hints, setting, split_optional
 from arc_seal.predict import PredictConfig
+from arc_seal.rest_em import SFTConfig
 from arc_seal.self_edit import SelfEditSpace
 from arc_seal.ttt import ORACLE, TTTConfig
 
 DECODINGS = ("schema", "free")
 REWARDS = ("binary", "best_of_n")
 WANDB_MODES = ("offline", "online", "disabled")
-
-
-@dataclass(frozen=True)
-class SFTConfig:
-    """Supervised fine-tuning of the policy on rewarded self-edits (ReST-EM's M-step)."""
-
-    lora_r: int = 16
-    """Rank of the adapter trained on the rewarded self-edits, then merged."""
-    lora_alpha: int = 16
-    epochs: int = 8
-    """Passes over the rewarded (prompt, self-edit) pairs."""
-    batch_size: int = 5
-    learning_rate: float = 5e-5
-    """Peak learning rate of the cosine schedule."""
-    warmup_fraction: float = 0.1
-    """Share of the steps spent warming the learning rate up."""
-
-
-def _f(default, help: str, **kw):
-    if isinstance(default, (list, dict, tuple)) or dataclasses.is_dataclass(default):
-        return field(default_factory=lambda: default, metadata={"help": help, **kw})
-    return field(default=default, metadata={"help": help, **kw})
+DEVICE = r"cpu|mps|cuda(:\d+)?"
+CONFIG = "config.yaml"
+CONFIG_DIGEST = "config.sha256"
+# Settings a resumed run may change: they alter how a run is watched, not what it computes.
+RESUMABLE = ("wandb",)
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    subset: str = _f("simplified", "task subset: a name in tasks/ or a subset JSON file")
-    model: str | None = _f(None, "HF model id or local directory; unset: the embedded model")
-    trust_remote_code: bool = _f(False, "allow the model's own code to run (off unless asked)")
-    device: str | None = _f(None, "cpu, cuda, cuda:1...; unset: cuda when available")
-    seed: int = _f(0, "seed for sampling, TTT and prediction")
-    iterations: int = _f(1, "ReST-EM iterations")
-    samples_per_task: int = _f(15, "self-edits sampled per train task per iteration")
-    eval_samples: int = _f(5, "self-edits per eval task in the no_rl and seal rows")
-    oracle_samples: int = _f(1, "oracle TTT runs (seeds) per eval task")
-    oracle_on_train: bool = _f(False, "also score the oracle configuration on the train tasks")
-    oracle_learning_rate: float = _f(
-        ORACLE.learning_rate, "the oracle's learning rate (the reference's, tuned for a 1B model)"
+    subset: str = setting("simplified", "task subset: a name in tasks/ or a subset JSON file")
+    model: str | None = setting(None, "HF model id or local directory; unset: the embedded model")
+    trust_remote_code: bool = setting(
+        False, "allow the model's own code to run (off unless asked; true/false only)"
     )
-    oracle_epochs: int = _f(ORACLE.epochs, "the oracle's epochs")
-    decoding: str = _f(
+    device: str | None = setting(
+        None, "cpu, cuda, cuda:N or mps; unset: cuda when available", pattern=DEVICE
+    )
+    seed: int = setting(0, "seed for sampling, TTT and prediction", ge=0)
+    iterations: int = setting(1, "ReST-EM iterations", ge=0)
+    samples_per_task: int = setting(15, "self-edits sampled per train task per iteration", ge=1)
+    eval_samples: int = setting(5, "self-edits per eval task in the no_rl and seal rows", ge=1)
+    oracle_samples: int = setting(1, "oracle TTT runs (seeds) per eval task", ge=1)
+    oracle_on_train: bool = setting(False, "also score the oracle configuration on train tasks")
+    oracle_learning_rate: float = setting(
+        ORACLE.learning_rate,
+        "the oracle's learning rate (the reference's, tuned for a 1B model)",
+        gt=0,
+    )
+    oracle_epochs: int = setting(ORACLE.epochs, "the oracle's epochs", ge=1)
+    decoding: str = setting(
         "schema", "self-edit decoding: schema (always valid) or free", choices=DECODINGS
     )
-    temperature: float | None = _f(None, "sampling temperature; unset: 1.0 schema, 0.8 free")
-    max_new_tokens: int | None = _f(
-        None, "free decoding budget; unset: 128, or 320 for the compact tokenizer"
+    temperature: float | None = setting(
+        None, "sampling temperature; unset: 1.0 schema, 0.8 free", gt=0
     )
-    max_invalid_retries: int = _f(2, "free decoding: extra tries for an invalid self-edit")
-    reward: str = _f(
+    max_new_tokens: int | None = setting(
+        None, "free decoding budget; unset: 128, or 320 for the compact tokenizer", ge=1
+    )
+    max_invalid_retries: int = setting(
+        2, "free decoding: extra tries for an invalid self-edit", ge=0
+    )
+    reward: str = setting(
         "binary", "binary (pass@2 solve) or best_of_n (best dense score per task)", choices=REWARDS
     )
-    learning_rates: tuple[float, ...] = _f(
-        SelfEditSpace().learning_rates, "schema decoding's learning-rate options"
+    learning_rates: tuple[float, ...] = setting(
+        SelfEditSpace().learning_rates,
+        "schema decoding's learning-rate options",
+        gt=0,
+        nonempty=True,
     )
-    epoch_options: tuple[int, ...] = _f(SelfEditSpace().epochs, "schema decoding's epoch options")
-    ttt: TTTConfig = _f(TTTConfig(), "TTT defaults a self-edit's choices are applied to")
-    predict: PredictConfig = _f(PredictConfig(), "voted prediction settings")
-    sft: SFTConfig = _f(SFTConfig(), "policy fine-tuning on rewarded self-edits")
-    output_dir: str | None = _f(None, "run directory; unset: runs/<timestamp>-<subset>")
-    wandb: str = _f(
+    epoch_options: tuple[int, ...] = setting(
+        SelfEditSpace().epochs, "schema decoding's epoch options", ge=1, nonempty=True
+    )
+    ttt: TTTConfig = setting(TTTConfig(), "TTT defaults a self-edit's choices are applied to")
+    predict: PredictConfig = setting(PredictConfig(), "voted prediction settings")
+    sft: SFTConfig = setting(SFTConfig(), "policy fine-tuning on rewarded self-edits")
+    output_dir: str | None = setting(None, "run directory; unset: runs/<timestamp>-<subset>")
+    wandb: str = setting(
         "offline", "W&B logging (offline files inside the run directory)", choices=WANDB_MODES
     )
+
+    def __post_init__(self) -> None:
+        check(self)
 
     def space(self) -> SelfEditSpace:
         return SelfEditSpace(tuple(self.learning_rates), tuple(self.epoch_options))
@@ -91,36 +99,36 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-_NESTED = {"ttt": TTTConfig, "predict": PredictConfig, "sft": SFTConfig}
-
-
-def _build(cls, values: dict, where: str):
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(values) - set(names)
+def _build(cls: type, values: Any, prefix: str) -> Any:
+    """An instance of ``cls`` from plain values; errors name the dotted field."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping of fields")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
     if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}; known: {sorted(names)}")
+        raise ConfigError(
+            f"unknown field(s) {[prefix + u for u in unknown]}; known: {sorted(names)}"
+        )
     kwargs = {}
     for key, value in values.items():
-        if key in _NESTED and cls is RunConfig:
-            value = _build(_NESTED[key], value or {}, f"{where} [{key}]")
+        kind, _ = split_optional(hints(cls)[key])
+        if dataclasses.is_dataclass(kind):
+            value = _build(kind, {} if value is None else value, f"{prefix}{key}.")
         elif isinstance(value, list):
             value = tuple(value)
         kwargs[key] = value
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as e:
+    except ConfigError as e:
+        raise ConfigError(f"{prefix}{e}") from None
+
+
+def from_dict(values: Any, where: str = "config") -> RunConfig:
+    """A checked ``RunConfig``; an error names ``where`` (the file), the field and the value."""
+    try:
+        return _build(RunConfig, values, "")
+    except ConfigError as e:
         raise ConfigError(f"{where}: {e}") from None
-
-
-def from_dict(values: dict, where: str = "config") -> RunConfig:
-    config = _build(RunConfig, values, where)
-    for f in dataclasses.fields(RunConfig):
-        choices = f.metadata.get("choices")
-        if choices and getattr(config, f.name) not in choices:
-            raise ConfigError(
-                f"{where}: {f.name} must be one of {choices}, got {getattr(config, f.name)!r}"
-            )
-    return config
 
 
 def load_yaml(path: str | Path) -> dict:
@@ -131,35 +139,177 @@ def load_yaml(path: str | Path) -> dict:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of fields")
     return values
 
 
-def _scalar_type(f: dataclasses.Field) -> type:
-    return {"int": int, "float": float, "bool": bool}.get(f.type.replace(" | None", ""), str)
+def _flags(cls: type = RunConfig, prefix: str = "") -> list[tuple[str, dataclasses.Field, Any]]:
+    """(dotted name, field, type) for every leaf field, nested sections included."""
+    out = []
+    for f in dataclasses.fields(cls):
+        kind, _ = split_optional(hints(cls)[f.name])
+        if dataclasses.is_dataclass(kind):
+            out += _flags(kind, f"{prefix}{f.name}.")
+        else:
+            out.append((prefix + f.name, f, hints(cls)[f.name]))
+    return out
+
+
+def _parser_for(kind: Any):
+    """The argparse ``type`` for one value of a field: "null" or "none" unsets an optional."""
+    base, optional = split_optional(kind)
+    item = base.__args__[0] if getattr(base, "__origin__", None) is tuple else base
+
+    def parse(text: str):
+        if optional and text.lower() in ("null", "none"):
+            return None
+        if item is int:
+            return int(text)
+        if item is float:
+            return float(text)
+        return text
+
+    parse.__name__ = getattr(item, "__name__", "value")
+    return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--flag`` per top-level scalar field, its help taken from the field."""
-    for f in dataclasses.fields(RunConfig):
-        if f.name in _NESTED or f.name in ("learning_rates", "epoch_options"):
-            continue
-        flag, kind, help = "--" + f.name.replace("_", "-"), _scalar_type(f), f.metadata["help"]
-        if kind is bool:
-            parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=None, help=help
+    """One ``--flag`` per field, nested ones dotted (``--ttt.max-steps``), each with its help."""
+    groups = {"": parser}
+    for name, f, kind in _flags():
+        section = name.rpartition(".")[0]
+        if section not in groups:
+            groups[section] = parser.add_argument_group(f"{section} settings")
+        group = groups[section]
+        flag = "--" + name.replace("_", "-")
+        base, _ = split_optional(kind)
+        help_text = f.metadata["help"]
+        if base is bool:
+            group.add_argument(
+                flag,
+                dest=name,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_text,
             )
-        else:
-            choices = f.metadata.get("choices")
-            parser.add_argument(flag, type=kind, default=None, choices=choices, help=help)
+            continue
+        is_list = getattr(base, "__origin__", None) is tuple
+        group.add_argument(
+            flag,
+            dest=name,
+            type=_parser_for(kind),
+            nargs="+" if is_list else None,
+            default=argparse.SUPPRESS,  # absent unless given: "none" can then mean None
+            choices=f.metadata["choices"],
+            metavar=None if f.metadata["choices"] else name.rpartition(".")[2].upper(),
+            help=help_text,
+        )
 
 
-def resolve(args: argparse.Namespace, base: dict) -> RunConfig:
+def given_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """Dotted field name -> value, for every flag given on the command line."""
+    given = vars(args)
+    return {
+        name: tuple(given[name]) if isinstance(given[name], list) else given[name]
+        for name, _, _ in _flags()
+        if name in given
+    }
+
+
+def _set(values: dict, dotted: str, value: Any) -> None:
+    *sections, leaf = dotted.split(".")
+    for s in sections:
+        values = values.setdefault(s, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"{s}: expected a mapping of fields")
+    values[leaf] = value
+
+
+def resolve(args: argparse.Namespace, base: dict, where: str = "command line") -> RunConfig:
     """YAML values, then any flag given on the command line."""
-    values = dict(base)
-    for f in dataclasses.fields(RunConfig):
-        given = getattr(args, f.name, None)
-        if given is not None:
-            values[f.name] = given
-    return from_dict(values, getattr(args, "config", None) or "command line")
+    values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for name, value in given_flags(args).items():
+        _set(values, name, value)
+    return from_dict(values, where)
+
+
+def _get(config: RunConfig, dotted: str) -> Any:
+    value: Any = config
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def config_text(config: RunConfig) -> str:
+    """The YAML a run directory stores: the whole resolved configuration."""
+    plain = dataclasses.asdict(config)
+
+    def lists(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: lists(x) for k, x in v.items()}
+        return list(v) if isinstance(v, tuple) else v
+
+    return yaml.safe_dump(lists(plain), sort_keys=False)
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def config_path(name: str) -> Path:
+    """A YAML path as given, or the shipped config of that name (``default``, ``llama-1b``)."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    shipped = Path(str(resources.files("arc_seal.configs").joinpath(f"{name}.yaml")))
+    if not shipped.is_file():
+        known = sorted(
+            Path(str(p)).stem
+            for p in resources.files("arc_seal.configs").iterdir()
+            if str(p).endswith(".yaml")
+        )
+        raise ConfigError(f"unknown config {name!r}; shipped: {', '.join(known)}, or a YAML path")
+    return shipped
+
+
+def store_config(config: RunConfig, run_dir: Path) -> None:
+    """Write the run's resolved settings and their digest: on resume they are the truth."""
+    text = config_text(config)
+    (run_dir / CONFIG).write_text(text)
+    (run_dir / CONFIG_DIGEST).write_text(digest(text) + "\n")
+
+
+def stored_config(run_dir: Path) -> RunConfig:
+    """The settings a run began with; refused if ``config.yaml`` was edited since."""
+    path = run_dir / CONFIG
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: not a run directory (no {CONFIG})")
+    text = path.read_text()
+    stamp = run_dir / CONFIG_DIGEST
+    if stamp.is_file() and stamp.read_text().strip() != digest(text):
+        raise ConfigError(
+            f"{path}: edited since the run started; its records were made under the old "
+            "settings (start a new run to change them)"
+        )
+    return from_dict(load_yaml(path), str(path))
+
+
+def for_resume(stored: RunConfig, args: argparse.Namespace, where: str) -> RunConfig:
+    """The stored configuration, with only the harmless flags (W&B mode) applied; any other
+    flag that would change a setting is refused."""
+    changes = {}
+    for name, value in given_flags(args).items():
+        if value == _get(stored, name):
+            continue
+        if name not in RESUMABLE:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"{where}: {flag} {value!r} differs from the run's {name} "
+                f"{_get(stored, name)!r}; a resumed run keeps its settings (start a new run "
+                "to change them)"
+            )
+        changes[name] = value
+    return dataclasses.replace(stored, **changes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from arc_seal.errors import TaskFormatError, TaskNotFoundError
@@ -18,7 +19,8 @@ from arc_seal.grid import Task, task_from_json
 # commit aa922be; ARC-AGI-2's as of commit f3283f7.
 DATASETS = {"arc-agi-1": "aa922be", "arc-agi-2": "f3283f7"}
 SPLITS = ("train", "eval")
-TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
+# The shipped subsets: tasks/ in the repository, installed as the package arc_seal.tasks.
+TASKS_DIR = Path(str(resources.files("arc_seal.tasks")))
 
 
 @lru_cache(maxsize=len(DATASETS))
@@ -125,6 +127,14 @@ def load_subset(name: str) -> Subset:
     ):
         raise TaskFormatError(f"{path}: expected 'train' and 'eval' lists of task ids")
     dataset = spec.get("dataset", "arc-agi-1")
+    if not isinstance(dataset, str) or not dataset:
+        raise TaskFormatError(
+            f"{path}: 'dataset' is {dataset!r}; expected {' or '.join(DATASETS)} or a path to "
+            "task files"
+        )
+    ids = [t for k in ("train", "eval") for t in spec[k]]
+    if not all(isinstance(t, str) for t in ids):
+        raise TaskFormatError(f"{path}: task ids must be strings")
     if dataset in DATASETS:
 
         def lookup(task_id: str) -> Task:

@@ -49,6 +49,11 @@ class Task:
         return {"train": [example(e) for e in self.train], "test": [example(e) for e in self.test]}
 
 
+def grid_key(grid: Grid) -> bytes:
+    """A hashable key for a grid's shape and cells: equal keys, equal grids."""
+    return np.array(grid.shape, dtype=np.int8).tobytes() + np.ascontiguousarray(grid).tobytes()
+
+
 def grids_equal(a: Grid | None, b: Grid | None) -> bool:
     """Exact equality of shape and cells; None equals only None."""
     if a is None or b is None:
@@ -110,6 +115,19 @@ def _examples(
     return examples
 
 
+def check_task_id(task_id: object, where: str) -> None:
+    """Task ids name files (pictures, records): a name, never a path. ``where`` names the file
+    and the task."""
+    if not isinstance(task_id, str) or not task_id.strip():
+        raise TaskFormatError(f"{where}: a task id must be a non-empty name")
+    bad = next((ch for ch in task_id if ch in "/\\" or not ch.isprintable()), None)
+    if bad is not None or task_id.startswith(".") or len(task_id) > 200:
+        raise TaskFormatError(
+            f"{where} is not a plain name (no path separators, no leading '.', printable, at "
+            "most 200 characters)"
+        )
+
+
 def task_from_json(
     raw: object, task_id: str, source: str, solutions: Sequence | None = None
 ) -> Task:
@@ -118,6 +136,7 @@ def task_from_json(
     ``solutions`` supplies test outputs kept apart from the task (Kaggle solution files).
     """
     where = f"{source}: task {task_id!r}"
+    check_task_id(task_id, where)
     if not isinstance(raw, dict):
         raise TaskFormatError(f"{where} is {type(raw).__name__}, expected an object")
     for key in ("train", "test"):

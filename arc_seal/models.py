@@ -13,11 +13,26 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from safetensors import SafetensorError
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from arc_seal.errors import ModelLoadError
 from arc_seal.formats import CHAT, COMPACT, TextFormat
 from arc_seal.grid import MAX_SIDE, Example, Grid, Task
+from arc_seal.grid_model import GridLlamaConfig, GridLlamaForCausalLM
+from arc_seal.tokenizer import SELF_EDIT_MARKER
+
+try:  # a config field of the wrong type, in recent transformers
+    from huggingface_hub.errors import StrictDataclassError
+
+    _CONFIG_ERRORS: tuple[type[Exception], ...] = (StrictDataclassError,)
+except ImportError:  # older versions raise ValueError or TypeError
+    _CONFIG_ERRORS = ()
 
 IGNORE = -100  # label of a token that carries no loss
 
@@ -46,7 +61,7 @@ def load_model(
     device: str | None = None,
     dtype: torch.dtype | None = None,
     trust_remote_code: bool = False,
-) -> tuple[PreTrainedModel, object]:
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A causal LM and its tokenizer from a Hugging Face id or a local directory, in eval mode."""
     device = device or default_device()
     if Path(name_or_path) == DEFAULT_MODEL and not DEFAULT_MODEL.is_dir():
@@ -56,7 +71,9 @@ def load_model(
         model = AutoModelForCausalLM.from_pretrained(
             name_or_path, dtype=dtype or default_dtype(device), trust_remote_code=trust_remote_code
         )
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, TypeError, AttributeError, SafetensorError, *_CONFIG_ERRORS) as e:
+        # a missing or corrupt file, a config with a field of the wrong type, an unknown
+        # architecture: all the user's to fix, so one line naming the model
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelLoadError(f"cannot load model {str(name_or_path)!r}: {first_line}") from None
     return model.to(device).eval(), tokenizer
@@ -73,8 +90,12 @@ class Encoded:
 class TaskEncoder:
     """Token ids for prompts and training sequences, and a model's answer back to text."""
 
-    def __init__(self, tokenizer, system_prompt: str = SYSTEM_PROMPT):
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, system_prompt: str = SYSTEM_PROMPT):
         self.tokenizer = tokenizer
+        # what pads a batch: the tokenizer's pad token, else its end-of-sequence token
+        self.pad_id: int = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        )
         self.chat = getattr(tokenizer, "chat_template", None) is not None
         self.format: TextFormat = CHAT if self.chat else COMPACT
         self.system_prompt = system_prompt
@@ -141,7 +162,7 @@ class TaskEncoder:
 
 
 def new_llama(
-    tokenizer,
+    tokenizer: PreTrainedTokenizerBase,
     hidden_size: int = 128,
     layers: int = 4,
     heads: int = 4,
@@ -150,12 +171,17 @@ def new_llama(
     max_positions: int = 8192,
     vocab_size: int | None = None,
     seed: int = 0,
+    grid_positions: bool = False,
 ) -> PreTrainedModel:
     """A randomly initialised Llama-architecture model for ``tokenizer`` (``vocab_size``
-    overrides the vocabulary size, e.g. to time a model shaped like a released one)."""
+    overrides the vocabulary size, e.g. to time a model shaped like a released one).
+
+    ``grid_positions`` adds (row, column, plane) embeddings (``GridLlamaForCausalLM``); it
+    needs the compact tokenizer, whose structure tokens it reads positions from.
+    """
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(
+    shape = dict(
         vocab_size=vocab_size or len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=intermediate_size or 4 * hidden_size,
@@ -172,4 +198,16 @@ def new_llama(
         initializer_range=hidden_size**-0.5,
     )
     torch.manual_seed(seed)
-    return LlamaForCausalLM(config).eval()
+    if not grid_positions:
+        return LlamaForCausalLM(LlamaConfig(**shape)).eval()
+    ids = tokenizer.convert_tokens_to_ids
+    config = GridLlamaConfig(
+        newline_id=ids("\n"),
+        input_id=ids(COMPACT.input_marker),
+        output_id=ids(COMPACT.output_marker),
+        end_id=ids(COMPACT.end_marker),
+        self_edit_id=ids(SELF_EDIT_MARKER),
+        digit_ids=ids([str(d) for d in range(10)]),
+        **shape,
+    )
+    return GridLlamaForCausalLM(config).eval()

@@ -16,12 +16,13 @@ from fractions import Fraction
 
 import numpy as np
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList
+from transformers import LogitsProcessor, LogitsProcessorList, PreTrainedTokenizerBase
 
 from arc_seal.augment import D8, Transform, transform_task
 from arc_seal.formats import TextFormat, Unparseable
-from arc_seal.grid import MAX_SIDE, Example, Grid, Task, grids_equal
+from arc_seal.grid import MAX_SIDE, Example, Grid, Task, grid_key, grids_equal
 from arc_seal.models import TaskEncoder
+from arc_seal.options import check, setting
 
 VIEWS = {t.name: t for t in D8}
 
@@ -30,28 +31,31 @@ VIEWS = {t.name: t for t in D8}
 class PredictConfig:
     """How many ways to ask, and how to decode."""
 
-    views: tuple[str, ...] = ("identity", "transpose", "flip_ud", "flip_lr", "rot90", "rot180")
-    """Invertible transforms the task is also shown through (D8 names)."""
-    orders: int = 2
-    """Demonstration orders per context: as given, then random ones."""
-    leave_one_out: bool = True
-    """Besides all demonstrations, also use each leave-1 subset as a context."""
-    attempts: int = 2
-    per_view: int = 2
-    """Candidates each view puts forward to the vote across views."""
-    batch_size: int = 16
-    max_new_tokens: int | None = None
-    """Default: enough for a 30x30 answer."""
-    infer_shape: bool = True
-    """Fix the answer's shape when every demonstration maps input to output shape by one rule
-    (same shape, one output shape, or one scale factor). Compact tokenizer only, where answers
-    are always decoded as rectangular grids; otherwise only the rows' width is free."""
-    seed: int = 0
+    views: tuple[str, ...] = setting(
+        ("identity", "transpose", "flip_ud", "flip_lr", "rot90", "rot180"),
+        "invertible transforms the task is also shown through (D8 names)",
+        choices=tuple(VIEWS),
+        nonempty=True,
+    )
+    orders: int = setting(2, "demonstration orders per context: as given, then random ones", ge=1)
+    leave_one_out: bool = setting(
+        True, "besides all demonstrations, also use each leave-1 subset as a context"
+    )
+    attempts: int = setting(2, "attempts kept per test input (pass@k)", ge=1)
+    per_view: int = setting(2, "candidates each view puts forward to the vote across views", ge=1)
+    batch_size: int = setting(16, "prompts decoded together", ge=1)
+    max_new_tokens: int | None = setting(
+        None, "decoding budget per answer; null: enough for a 30x30 grid", ge=1
+    )
+    infer_shape: bool = setting(
+        True,
+        "fix the answer's shape when every demonstration maps input to output shape by one "
+        "rule (compact tokenizer only)",
+    )
+    seed: int = setting(0, "seed for the demonstration orders", ge=0)
 
     def __post_init__(self) -> None:
-        unknown = [v for v in self.views if v not in VIEWS]
-        if unknown:
-            raise ValueError(f"unknown views {unknown}; known: {', '.join(VIEWS)}")
+        check(self)
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ def vote(candidates: list[Candidate], attempts: int = 2, per_view: int = 2) -> l
     for n, c in enumerate(candidates):
         if c.grid is None:
             continue
-        key = np.array(c.grid.shape, dtype=np.int8).tobytes() + c.grid.tobytes()
+        key = grid_key(c.grid)
         grids.setdefault(key, c.grid)
         first.setdefault(key, n)
         total[key] += 1
@@ -159,7 +163,13 @@ class GridGrammar(LogitsProcessor):
     """Lets the compact tokenizer write only grids: cell symbols, each row as wide as the first
     (or as a known shape says), at most 30x30, then the end marker. Every answer parses."""
 
-    def __init__(self, tokenizer, end_marker: str, start: int, shapes: list[tuple | None]):
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        end_marker: str,
+        start: int,
+        shapes: list[tuple | None],
+    ):
         self.cells = torch.tensor(tokenizer.convert_tokens_to_ids([str(c) for c in range(10)]))
         self.newline = tokenizer.convert_tokens_to_ids("\n")
         self.end = tokenizer.convert_tokens_to_ids(end_marker)
@@ -197,7 +207,7 @@ class GridGrammar(LogitsProcessor):
 
 @torch.no_grad()
 def generate(
-    model,
+    model: torch.nn.Module,
     encoder: TaskEncoder,
     prompts: list[list[int]],
     batch_size: int,
@@ -208,9 +218,7 @@ def generate(
     compact tokenizer the answers are decoded under ``GridGrammar`` (``shapes``: a known
     output shape per prompt, or None)."""
     tokenizer = encoder.tokenizer
-    pad_id = (
-        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    )
+    pad_id = encoder.pad_id
     device = next(model.parameters()).device
     stop = {
         "eos_token_id": [i for i in (encoder.end_token_id, tokenizer.eos_token_id) if i is not None]
@@ -248,7 +256,7 @@ def generate(
 
 
 def predict(
-    model, encoder: TaskEncoder, task: Task, config: PredictConfig | None = None
+    model: torch.nn.Module, encoder: TaskEncoder, task: Task, config: PredictConfig | None = None
 ) -> list[Prediction]:
     """Two voted attempts per test input. ``model`` may carry an adapter or be the bare base
     model (the ICL baseline)."""

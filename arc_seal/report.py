@@ -1,80 +1,113 @@
-"""The run directory: records appended one job at a time, resume, results files, W&B.
+"""What a run shows a person: the results table, Kaggle-format predictions, and W&B.
 
-``records.jsonl`` holds one JSON line per finished job, keyed by (stage, iteration, task_id,
-sample), flushed and synced as it is written. After a crash, at most the line being written is
-lost: a partial last line is cut away on resume and that job runs again, so no record is lost
-or duplicated.
+``results.json`` is the machine-readable summary, ``results.md`` the same as a table (with each
+row's failed jobs and why), ``submission.json`` the ARC Prize format. ``Tracker`` logs to W&B,
+offline inside the run directory unless asked otherwise.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import time
-from pathlib import Path
+import numpy as np
 
-RECORDS = "records.jsonl"
-Key = tuple[str, int, str, int]
+from arc_seal.evaluate import ROW_NAMES, ROWS
+from arc_seal.grid import Task
 
-
-def new_run_dir(root: str | Path, subset: str) -> Path:
-    """``root/<timestamp>-<subset>``, suffixed until it names a folder that does not exist."""
-    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(subset).stem}"
-    path, n = Path(root) / stem, 1
-    while path.exists():
-        n += 1
-        path = Path(root) / f"{stem}-{n}"
-    path.mkdir(parents=True)
-    return path
+TABLE_ROWS = (*ROWS, "oracle_train")
 
 
-def key_of(record: dict) -> Key:
-    return (record["stage"], record["iteration"], record["task_id"], record["sample"])
+def _accuracy(r: dict) -> str:
+    if r["jobs"] and r["failed"] == r["jobs"]:
+        return f"all {r['jobs']} jobs failed"
+    if not r["scored"]:
+        return "not scored"
+    return f"{100 * r['accuracy']:.1f}%"
 
 
-class Records:
-    """The jobs a run has finished, and the file they are appended to."""
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
-    def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / RECORDS
-        self.done: dict[Key, dict] = {}
-        if self.path.exists():
-            raw = self.path.read_bytes()
-            complete = raw[: raw.rfind(b"\n") + 1]
-            if len(complete) != len(raw):  # a line cut off by a crash: drop it
-                with open(self.path, "r+b") as f:
-                    f.truncate(len(complete))
-            for line in complete.decode().splitlines():
-                if line.strip():
-                    record = json.loads(line)
-                    self.done[key_of(record)] = record
 
-    def get(self, key: Key) -> dict | None:
-        return self.done.get(key)
+def results_markdown(results: dict) -> str:
+    lines = [
+        f"# {results['subset']}: {results['model']} (seed {results['seed']})",
+        "",
+        "| setting | pass@2 accuracy | correct / total | cell accuracy | shape accuracy | failed |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    rows = results["rows"]
+    for name in (n for n in TABLE_ROWS if n in rows):
+        r = rows[name]
+        lines.append(
+            f"| {ROW_NAMES[name]} | {_accuracy(r)} | {r['correct']} / {r['total']} "
+            f"| {_score(r['cell_accuracy'])} | {_score(r['shape_accuracy'])} "
+            f"| {r['failed']} / {r['jobs']} |"
+        )
+    for name in (n for n in TABLE_ROWS if n in rows and rows[n]["failures"]):
+        reasons = "; ".join(f"{n} x {why}" for why, n in rows[name]["failures"].items())
+        lines.append(f"\nFailed in {ROW_NAMES[name]}: {reasons}")
+    for name, rate in results.get("train_reward_rate", {}).items():
+        lines.append(f"\nReST-EM iteration {name}: train reward rate {100 * rate:.1f}%")
+    lines += ["", "## Per task (solved samples)", "", "| task | " + " | ".join(ROWS) + " |"]
+    lines.append("| --- |" + " --- |" * len(ROWS))
+    for t in next((r["per_task"] for n, r in rows.items() if n != "oracle_train"), {}):
+        cells = []
+        for row in ROWS:
+            outcomes = rows.get(row, {}).get("per_task", {}).get(t, [])
+            cells.append(f"{sum(outcomes)}/{len(outcomes)}" if outcomes else "-")
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    seconds = ", ".join(f"{k} {v:.0f}s" for k, v in results["seconds"].items())
+    return "\n".join(lines + ["", f"Time: {seconds}", ""])
 
-    def add(self, record: dict) -> dict:
-        key = key_of(record)
-        if key in self.done:
-            raise ValueError(f"job {key} is already recorded")
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        self.done[key] = record
-        return record
 
-    def stage(self, stage: str, iteration: int | None = None) -> list[dict]:
-        return [
-            r
-            for k, r in self.done.items()
-            if k[0] == stage and (iteration is None or k[1] == iteration)
+def _spread(values: list[float], fmt: str, unit: str = "") -> str:
+    return f"{np.mean(values):{fmt}}{unit} [{min(values):{fmt}}, {max(values):{fmt}}]"
+
+
+def seeds_markdown(runs: list[dict]) -> str:
+    """One table over several runs (seeds) of the same setting: each row's mean with the
+    lowest and highest run beside it, so a gap between rows can be read against the spread."""
+    seeds = ", ".join(str(r["seed"]) for r in runs)
+    lines = [
+        f"# {runs[0]['subset']}: {runs[0]['model']}, {len(runs)} runs (seeds {seeds})",
+        "",
+        "| setting | pass@2 accuracy | cell accuracy | shape accuracy |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in TABLE_ROWS:
+        present = [r["rows"][row] for r in runs if row in r["rows"]]
+        if len(present) != len(runs):
+            continue
+        if any(p["accuracy"] is None or p["cell_accuracy"] is None for p in present):
+            lines.append(f"| {ROW_NAMES[row]} | not scored or failed in some run | - | - |")
+            continue
+        cells = [
+            _spread([100 * p["accuracy"] for p in present], ".1f", unit="%"),
+            _spread([p["cell_accuracy"] for p in present], ".3f"),
+            _spread([p["shape_accuracy"] for p in present], ".3f"),
         ]
+        lines.append(f"| {ROW_NAMES[row]} | " + " | ".join(cells) + " |")
+    lines += ["", "Each cell: mean over runs [lowest, highest].", ""]
+    return "\n".join(lines)
+
+
+def submission(tasks: list[Task], attempts: dict[str, list[list[np.ndarray]]]) -> dict:
+    """ARC Prize format: two attempts per test input. A test input without any answer (every
+    job failed) gets ``[[0]]``, the format's placeholder, for both."""
+    out = {}
+    for task in tasks:
+        entries = []
+        for tries in attempts.get(task.id, [[] for _ in task.test]):
+            grids = [a.tolist() for a in tries[:2]]
+            grids += [grids[0] if grids else [[0]]] * (2 - len(grids))
+            entries.append({"attempt_1": grids[0], "attempt_2": grids[1]})
+        out[task.id] = entries
+    return out
 
 
 class Tracker:
     """W&B logging, or nothing when disabled; offline files go inside the run directory."""
 
-    def __init__(self, run_dir: Path, mode: str, config: dict, name: str):
+    def __init__(self, run_dir, mode: str, config: dict, name: str):
         self.run = None
         if mode == "disabled":
             return

@@ -9,36 +9,60 @@ which becomes the next policy and the next TTT base.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from peft import LoraConfig, get_peft_model
+from transformers import PreTrainedModel
 
-from arc_seal.config import SFTConfig
 from arc_seal.grid import Task
 from arc_seal.models import IGNORE, Encoded, TaskEncoder
+from arc_seal.options import check, setting
+from arc_seal.records import JobRecord
 from arc_seal.self_edit import prompt_ids
-from arc_seal.ttt import causal_lm_loss, collate, cosine_with_warmup, length_grouped_batches
+from arc_seal.training import (
+    collate,
+    cosine_with_warmup,
+    length_grouped_batches,
+    optimizer_step,
+)
 
 
-def reinforced(records: list[dict], rule: str, baselines: dict[str, float]) -> list[dict]:
+@dataclass(frozen=True)
+class SFTConfig:
+    """Supervised fine-tuning of the policy on rewarded self-edits (ReST-EM's M-step)."""
+
+    lora_r: int = setting(16, "rank of the adapter trained on the rewarded self-edits", ge=1)
+    lora_alpha: float = setting(16, "LoRA scale numerator (scale = alpha / r)", gt=0)
+    epochs: int = setting(8, "passes over the rewarded (prompt, self-edit) pairs", ge=1)
+    batch_size: int = setting(5, "pairs per optimizer step", ge=1)
+    learning_rate: float = setting(5e-5, "peak learning rate of the cosine schedule", gt=0)
+    warmup_fraction: float = setting(0.1, "share of the steps spent warming up", ge=0, lt=1)
+    grad_clip: float = setting(1.0, "gradient norm clipped to this", gt=0)
+
+    def __post_init__(self) -> None:
+        check(self)
+
+
+def reinforced(records: list[JobRecord], rule: str, baselines: dict[str, float]) -> list[JobRecord]:
     """The sample records to learn from.
 
     ``binary``: every valid self-edit whose adapted model solved its task (pass@2).
     ``best_of_n``: per task, the valid self-edit with the highest dense score (cell accuracy
     of the best attempt), provided it beats the un-adapted model's score ``baselines[task]``.
     """
-    valid = [r for r in records if r.get("self_edit") is not None and r.get("failure") is None]
+    valid = [r for r in records if r.self_edit is not None and r.failure is None and r.scored]
     if rule == "binary":
-        return [r for r in valid if r["solved"]]
+        return [r for r in valid if r.solved]
     if rule != "best_of_n":
         raise ValueError(f"unknown reward rule {rule!r}")
     chosen = []
-    for task_id in sorted({r["task_id"] for r in valid}):
-        mine = sorted((r for r in valid if r["task_id"] == task_id), key=lambda r: r["sample"])
-        best = max(mine, key=lambda r: r["cell_accuracy"])  # first of equals
-        if best["cell_accuracy"] > baselines.get(task_id, 0.0):
+    for task_id in sorted({r.task_id for r in valid}):
+        mine = sorted((r for r in valid if r.task_id == task_id), key=lambda r: r.sample)
+        best = max(mine, key=lambda r: r.cell_accuracy)  # first of equals
+        if best.cell_accuracy > baselines.get(task_id, 0.0):
             chosen.append(best)
     return chosen
 
@@ -52,17 +76,18 @@ def sft_sequence(encoder: TaskEncoder, task: Task, self_edit_text: str) -> Encod
 
 
 def sft_policy(
-    model,
+    model: PreTrainedModel,
     encoder: TaskEncoder,
     pairs: list[tuple[Task, str]],
     config: SFTConfig,
     targets: tuple[str, ...],
     seed: int,
     save_to: Path | None = None,
-) -> tuple[object, dict]:
+) -> tuple[PreTrainedModel, dict]:
     """Fine-tune ``model`` (a plain model, no adapter) on (task, self-edit text) pairs with a
     fresh LoRA adapter, save the adapter (PEFT format) to ``save_to``, and return the merged
-    model with training stats."""
+    model with training stats. If training fails (a non-finite loss, out of memory) the model
+    comes back unchanged and the stats say why."""
     start = time.perf_counter()
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     lora = LoraConfig(
@@ -84,23 +109,26 @@ def sft_policy(
         optimizer, cosine_with_warmup(total, int(config.warmup_fraction * total))
     )
     device = next(peft_model.parameters()).device
-    pad = encoder.tokenizer.pad_token_id
-    pad = encoder.tokenizer.eos_token_id if pad is None else pad
-    losses = []
+    losses: list[float] = []
     peft_model.train()
-    for _ in range(config.epochs):
-        for batch in [batches[i] for i in rng.permutation(len(batches))]:
-            ids, mask, labels = collate([seqs[i] for i in batch], pad, device)
-            loss = causal_lm_loss(peft_model, ids, mask, labels)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.item())
+    try:
+        for _ in range(config.epochs):
+            for batch in [batches[i] for i in rng.permutation(len(batches))]:
+                chunk = collate([seqs[i] for i in batch], encoder.pad_id, device)
+                losses.append(
+                    optimizer_step(peft_model, params, [chunk], optimizer, config.grad_clip)
+                )
+                schedule.step()
+    except (FloatingPointError, torch.OutOfMemoryError) as e:
+        failure = f"{type(e).__name__}: {str(e).splitlines()[0]} at step {len(losses)}"
+        stats = {"pairs": len(pairs), "steps": len(losses), "losses": losses}
+        return peft_model.unload(), stats | {
+            "failure": failure,
+            "seconds": time.perf_counter() - start,
+        }
     peft_model.eval()
     if save_to is not None:
         peft_model.save_pretrained(save_to)
     merged = peft_model.merge_and_unload()
-    stats = {"pairs": len(pairs), "steps": total, "losses": losses}
+    stats = {"pairs": len(pairs), "steps": total, "losses": losses, "failure": None}
     return merged, stats | {"seconds": time.perf_counter() - start}

@@ -4,11 +4,15 @@ Order of work: ``icl``, ``oracle`` and ``no_rl`` rows with the un-reinforced mod
 iterations on the train tasks (sample self-edits, reward them, fine-tune the policy, which
 becomes the next policy and TTT base); the ``seal`` row with the reinforced model. Every job
 is a record; a job already recorded (an interrupted run resumed) is not run again.
+
+Eval tasks whose test outputs are unknown (an ARC Prize challenges file) are answered but not
+scored: every row still produces attempts for ``submission.json``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import zlib
 from collections.abc import Callable
@@ -16,21 +20,29 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import yaml
+import torch
 from peft import PeftModel
 from tqdm import tqdm
 
 from arc_seal.config import RunConfig
 from arc_seal.data import Subset, load_subset
-from arc_seal.evaluate import results_markdown, row_summary, submission, voted_attempts
+from arc_seal.errors import ConfigError
+from arc_seal.evaluate import row_summary, voted_attempts
 from arc_seal.grid import Task
 from arc_seal.models import DEFAULT_MODEL, load_model
 from arc_seal.predict import predict, score
+from arc_seal.records import JobRecord, PolicyUpdate, Records, TTTStats
 from arc_seal.render import render_task
-from arc_seal.report import Records, Tracker
+from arc_seal.report import Tracker, results_markdown, submission
 from arc_seal.rest_em import reinforced, sft_policy
 from arc_seal.self_edit import InvalidSelfEdit, parse_self_edit, sample_free, sample_schema
-from arc_seal.ttt import ORACLE, TTTEngine
+from arc_seal.ttt import ORACLE, TTTConfig, TTTEngine
+
+log = logging.getLogger(__name__)
+
+# What a job may legitimately raise: it is recorded as failed and the run goes on. Anything
+# else is a bug and ends the run with its traceback (finished jobs stay recorded).
+JOB_ERRORS = (torch.OutOfMemoryError, FloatingPointError)
 
 
 def job_seed(config: RunConfig, *key) -> int:
@@ -38,80 +50,76 @@ def job_seed(config: RunConfig, *key) -> int:
     return zlib.crc32("/".join(map(str, (config.seed, *key))).encode()) & 0x7FFFFFFF
 
 
-def _outcome(task: Task, engine: TTTEngine, config: RunConfig) -> dict:
+def known_outputs(task: Task) -> bool:
+    return all(e.output is not None for e in task.test)
+
+
+def answer(task: Task, engine: TTTEngine, config: RunConfig) -> dict:
+    """Voted attempts for every test input, scored when the outputs are known."""
     predictions = predict(engine.model, engine.encoder, task, config.predict)
-    verdict = score(task, predictions)
-    return {
-        "solved": verdict.solved,
-        "per_test": verdict.per_test,
-        "cell_accuracy": verdict.cell_accuracy,
-        "shape_accuracy": verdict.shape_accuracy,
-        "attempts": [[a.tolist() for a in p.attempts] for p in predictions],
-    }
+    fields = {"attempts": [[a.tolist() for a in p.attempts] for p in predictions]}
+    if known_outputs(task):
+        verdict = score(task, predictions)
+        fields |= {
+            "solved": verdict.solved,
+            "per_test": verdict.per_test,
+            "cell_accuracy": verdict.cell_accuracy,
+            "shape_accuracy": verdict.shape_accuracy,
+        }
+    return fields
 
 
-FAILED = {"solved": False, "cell_accuracy": 0.0, "shape_accuracy": 0.0, "attempts": None}
-
-
-def ttt_job(engine: TTTEngine, task: Task, ttt_config, config: RunConfig) -> dict:
+def ttt_job(engine: TTTEngine, task: Task, ttt_config: TTTConfig, config: RunConfig) -> dict:
     result = engine.train(task, ttt_config)
-    stats = {
-        "learning_rate": ttt_config.learning_rate,
-        "epochs": ttt_config.epochs,
-        "steps": result.steps,
-        "sequences": result.sequences,
-        "skipped_too_long": result.skipped_too_long,
-        "tokens": result.tokens,
-        "padding_fraction": round(result.padding_fraction, 4),
-        "losses": [round(x, 4) for x in result.losses],
-        "seconds": round(result.seconds, 2),
-    }
+    stats = TTTStats(
+        learning_rate=ttt_config.learning_rate,
+        epochs=ttt_config.epochs,
+        steps=result.steps,
+        sequences=result.sequences,
+        skipped_too_long=result.skipped_too_long,
+        tokens=result.tokens,
+        padding_fraction=round(result.padding_fraction, 4),
+        losses=[round(x, 4) for x in result.losses],
+        seconds=round(result.seconds, 2),
+    )
     if not result.ok:
-        return FAILED | {"failure": result.failure, "ttt": stats}
-    return _outcome(task, engine, config) | {"failure": None, "ttt": stats}
+        return {"failure": result.failure, "ttt": stats}
+    return answer(task, engine, config) | {"ttt": stats}
 
 
 def self_edit_job(engine: TTTEngine, task: Task, config: RunConfig, seed: int) -> dict:
     """Sample a self-edit from the policy (the model without its TTT adapter), then run it."""
     rng = np.random.default_rng(seed)
-    tries, logprob, reason = 0, None, None
+    tries, logprob = 0, None
     with engine.base_model():
         while True:
             tries += 1
             if config.decoding == "schema":
-                temperature = config.temperature or 1.0
+                temperature = 1.0 if config.temperature is None else config.temperature
                 text, logprob = sample_schema(
                     engine.model, engine.encoder, task, config.space(), rng, temperature
                 )
             else:
                 budget = config.max_new_tokens or (128 if engine.encoder.chat else 320)
+                temperature = 0.8 if config.temperature is None else config.temperature
                 text = sample_free(
-                    engine.model,
-                    engine.encoder,
-                    task,
-                    seed + tries,
-                    config.temperature or 0.8,
-                    budget,
+                    engine.model, engine.encoder, task, seed + tries, temperature, budget
                 )
             try:
                 edit = parse_self_edit(text)
                 break
             except InvalidSelfEdit as e:
-                reason = str(e)
                 if tries > config.max_invalid_retries:
-                    return FAILED | {
+                    return {
                         "self_edit_text": text,
-                        "self_edit": None,
-                        "invalid": reason,
+                        "invalid": str(e),
                         "tries": tries,
-                        "failure": f"invalid self-edit: {reason}",
+                        "failure": f"invalid self-edit: {e}",
                     }
     ttt_config = edit.ttt_config(replace(config.ttt, seed=seed))
-    out = ttt_job(engine, task, ttt_config, config)
-    return out | {
+    return ttt_job(engine, task, ttt_config, config) | {
         "self_edit_text": text,
         "self_edit": edit.to_json(),
-        "invalid": None,
         "logprob": logprob,
         "tries": tries,
     }
@@ -125,6 +133,14 @@ class Experiment:
         directory is made."""
         self.config = config
         self.subset: Subset = load_subset(config.subset)
+        needs_outputs = config.iterations > 0 or config.oracle_on_train
+        unknown = [t.id for t in self.subset.train if not known_outputs(t)]
+        if needs_outputs and unknown:
+            raise ConfigError(
+                f"subset {config.subset!r}: train task(s) {unknown[:3]} have no known test "
+                "outputs, so self-edits on them cannot be rewarded (set iterations: 0 and "
+                "oracle_on_train: false for a prediction-only run)"
+            )
         model, self.tokenizer = load_model(
             config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
         )
@@ -133,7 +149,7 @@ class Experiment:
 
     def jobs(
         self, stage: str, iteration: int, tasks: list[Task], samples: int, fn: Callable
-    ) -> list[dict]:
+    ) -> list[JobRecord]:
         """Run ``fn(task, seed)`` for each (task, sample) not yet recorded; all records back."""
         start = time.perf_counter()
         todo = [(t, s) for t in tasks for s in range(samples)]
@@ -148,12 +164,12 @@ class Experiment:
                 t0 = time.perf_counter()
                 try:
                     fields = fn(task, job_seed(self.config, *key))
-                except Exception as e:  # the run goes on; the job is recorded as failed
-                    fields = FAILED | {"failure": f"{type(e).__name__}: {e}"}
+                except JOB_ERRORS as e:
+                    fields = {"failure": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
+                    if torch.cuda.is_available():
+                        torch.cuda.empty_cache()
                 record = self.records.add(
-                    {"stage": stage, "iteration": iteration, "task_id": task.id, "sample": sample}
-                    | fields
-                    | {"seconds": round(time.perf_counter() - t0, 2)}
+                    JobRecord(*key, **fields, seconds=round(time.perf_counter() - t0, 2))
                 )
             out.append(record)
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
@@ -161,7 +177,7 @@ class Experiment:
 
     def icl(self, task: Task, seed: int) -> dict:
         with self.engine.base_model():
-            return _outcome(task, self.engine, self.config) | {"failure": None}
+            return answer(task, self.engine, self.config)
 
     def oracle(self, task: Task, seed: int) -> dict:
         oracle = replace(
@@ -178,6 +194,7 @@ class Experiment:
         return self_edit_job(self.engine, task, self.config, seed)
 
     def rest_em_iteration(self, iteration: int) -> None:
+        """Sample and reward self-edits on the train tasks, then update the policy."""
         c = self.config
         samples = self.jobs(
             "rest_em", iteration, self.subset.train, c.samples_per_task, self.self_edit
@@ -185,51 +202,56 @@ class Experiment:
         baselines = {}
         if c.reward == "best_of_n":
             rows = self.jobs("baseline", iteration, self.subset.train, 1, self.icl)
-            baselines = {r["task_id"]: r["cell_accuracy"] for r in rows}
-        rate = sum(r["solved"] for r in samples) / max(1, len(samples))
+            baselines = {r.task_id: r.cell_accuracy or 0.0 for r in rows}
+        rate = sum(bool(r.solved) for r in samples) / max(1, len(samples))
         self.tracker.log({"iteration": iteration, "train_reward_rate": rate})
         chosen = reinforced(samples, c.reward, baselines)
         adapter = self.run_dir / "policy" / f"iteration-{iteration}"
-        key = ("sft", iteration, "*", 0)
-        done = self.records.get(key)
+        done = self.records.get(("sft", iteration, "*", 0))
         if done is None:
-            if chosen:
-                tasks = {t.id: t for t in self.subset.train}
-                pairs = [(tasks[r["task_id"]], r["self_edit_text"]) for r in chosen]
-                base = self.engine.release()
-                merged, stats = sft_policy(
-                    base,
-                    self.engine.encoder,
-                    pairs,
-                    c.sft,
-                    c.ttt.lora_targets,
-                    job_seed(c, *key),
-                    save_to=adapter,
-                )
-                self.engine = TTTEngine(merged, self.tokenizer, c.ttt)
-                note = f"fine-tuned on {len(pairs)} rewarded self-edits"
-            else:
-                stats = {"pairs": 0, "steps": 0, "losses": []}
-                note = "no self-edit earned reward: the policy is unchanged"
-            print(f"ReST-EM iteration {iteration}: {note}")
-            self.records.add(
-                {
-                    "stage": "sft",
-                    "iteration": iteration,
-                    "task_id": "*",
-                    "sample": 0,
-                    "note": note,
-                    "reward_rule": c.reward,
-                    "train_reward_rate": rate,
-                    "reinforced": [[r["task_id"], r["sample"]] for r in chosen],
-                    "failure": None,
-                }
-                | stats
-            )
-        elif done["pairs"]:  # resumed: re-apply the saved policy update
+            self.policy_update(iteration, chosen, rate, adapter)
+        elif done.pairs and done.failure is None:  # resumed: re-apply the saved policy update
             base = self.engine.release()
             merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
+            self.engine = TTTEngine(merged, self.tokenizer, self.config.ttt)
+
+    def policy_update(
+        self, iteration: int, chosen: list[JobRecord], rate: float, adapter: Path
+    ) -> None:
+        """ReST-EM's M-step: fine-tune the policy on the chosen self-edits; it becomes the next
+        policy and TTT base."""
+        c = self.config
+        stats = {"pairs": 0, "steps": 0, "losses": [], "seconds": 0.0, "failure": None}
+        if chosen:
+            tasks = {t.id: t for t in self.subset.train}
+            pairs = [(tasks[r.task_id], r.self_edit_text) for r in chosen]
+            base = self.engine.release()
+            merged, stats = sft_policy(
+                base,
+                self.engine.encoder,
+                pairs,
+                c.sft,
+                c.ttt.lora_targets,
+                job_seed(c, "sft", iteration, "*", 0),
+                save_to=adapter,
+            )
             self.engine = TTTEngine(merged, self.tokenizer, c.ttt)
+            note = f"fine-tuned on {len(pairs)} rewarded self-edits"
+            if stats["failure"]:
+                note = f"fine-tuning failed ({stats['failure']}): the policy is unchanged"
+        else:
+            note = "no self-edit earned reward: the policy is unchanged"
+        log.info("ReST-EM iteration %d: %s", iteration, note)
+        self.records.add(
+            PolicyUpdate(
+                iteration=iteration,
+                note=note,
+                reward_rule=c.reward,
+                train_reward_rate=rate,
+                reinforced=[[r.task_id, r.sample] for r in chosen],
+                **stats,
+            )
+        )
 
     def run(self, run_dir: Path) -> dict:
         """Run (or finish) every job into ``run_dir``; returns the results."""
@@ -253,7 +275,8 @@ class Experiment:
         rows["seal"] = self.jobs("seal", 0, s.eval, c.eval_samples, self.self_edit)
         return self.finish(rows)
 
-    def finish(self, rows: dict[str, list[dict]]) -> dict:
+    def finish(self, rows: dict[str, list[JobRecord]]) -> dict:
+        """Write results.json, results.md, submission.json and the pictures; log to W&B."""
         c, s = self.config, self.subset
         ids = {
             name: [t.id for t in (s.train if name == "oracle_train" else s.eval)] for name in rows
@@ -264,15 +287,14 @@ class Experiment:
             "seed": c.seed,
             "rows": {name: row_summary(recs, ids[name]) for name, recs in rows.items()},
             "train_reward_rate": {
-                str(r["iteration"]): r["train_reward_rate"] for r in self.records.stage("sft")
+                str(u.iteration): u.train_reward_rate for u in self.records.updates()
             },
             "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
         }
         (self.run_dir / "results.json").write_text(json.dumps(results, indent=1))
         (self.run_dir / "results.md").write_text(results_markdown(results))
         attempts = {
-            t.id: voted_attempts(t, [r for r in rows["seal"] if r["task_id"] == t.id])
-            for t in s.eval
+            t.id: voted_attempts(t, [r for r in rows["seal"] if r.task_id == t.id]) for t in s.eval
         }
         (self.run_dir / "submission.json").write_text(json.dumps(submission(s.eval, attempts)))
         pictures = []
@@ -283,16 +305,22 @@ class Experiment:
                 attempts[task.id],
                 title=f"{task.id}: SEAL attempts",
             )
-            summary = results["rows"]["seal"]["per_task"][task.id]
-            pictures.append([task.id, sum(summary), len(summary), png])
-        self._log_wandb(results, rows, pictures)
+            outcomes = results["rows"]["seal"]["per_task"][task.id]
+            pictures.append([task.id, sum(outcomes), len(outcomes), png])
+        self._log_wandb(results, pictures)
         return results
 
-    def _log_wandb(self, results: dict, rows: dict[str, list[dict]], pictures: list[list]) -> None:
+    def _log_wandb(self, results: dict, pictures: list[list]) -> None:
         t = self.tracker
-        t.log({f"{name}/accuracy": r["accuracy"] for name, r in results["rows"].items()})
-        t.log({f"{name}/cell_accuracy": r["cell_accuracy"] for name, r in results["rows"].items()})
-        edits = [r["self_edit"] for r in self.records.done.values() if r.get("self_edit")]
+        t.log(
+            {
+                f"{name}/{metric}": r[metric]
+                for name, r in results["rows"].items()
+                for metric in ("accuracy", "cell_accuracy", "shape_accuracy", "failed")
+                if r[metric] is not None
+            }
+        )
+        edits = [r.self_edit for r in self.records.jobs() if r.self_edit]
         t.histogram("self_edit/learning_rate", [e["training"]["learning_rate"] for e in edits])
         t.histogram("self_edit/epochs", [e["training"]["num_train_epochs"] for e in edits])
         for flag in ("basic", "size", "chain", "repeat"):
@@ -305,17 +333,16 @@ class Experiment:
             [float(e["training"]["strategy"] == "train_using_output_tokens") for e in edits],
         )
         losses = [
-            [f"{r['stage']}/{r['iteration']}/{r['task_id']}/{r['sample']}", step, loss]
-            for r in self.records.done.values()
-            if r.get("ttt")
-            for step, loss in enumerate(r["ttt"]["losses"])
+            [f"{r.stage}/{r.iteration}/{r.task_id}/{r.sample}", step, loss]
+            for r in self.records.jobs()
+            if r.ttt
+            for step, loss in enumerate(r.ttt.losses)
         ]
         t.line("ttt/loss_curves", ["job", "step", "loss"], losses, "step", "loss")
         t.table("seal/per_task", ["task", "solved", "samples", "picture"], pictures, images=3)
         t.finish()
 
 
-def write_config(config: RunConfig, run_dir: Path) -> None:
-    (run_dir / "config.yaml").write_text(
-        yaml.safe_dump(json.loads(json.dumps(config.to_dict())), sort_keys=False)
-    )
+def failed_rows(results: dict) -> list[str]:
+    """Rows in which every job failed: the run should not end as a success."""
+    return [name for name, r in results["rows"].items() if r["jobs"] and r["failed"] == r["jobs"]]

@@ -126,6 +126,9 @@ def _check(obj: object) -> SelfEdit:
 
 
 _FENCE = re.compile(r"```(?:json)?", re.IGNORECASE)
+# A self-edit is about 300 characters and a reply at most a few hundred tokens; the cap keeps
+# the parser's work bounded whatever text it is handed.
+MAX_REPLY_CHARS = 10_000
 
 
 def parse_self_edit(text: str) -> SelfEdit:
@@ -133,18 +136,24 @@ def parse_self_edit(text: str) -> SelfEdit:
     key order), strict on meaning. Raises ``InvalidSelfEdit`` with the reason."""
     if not isinstance(text, str):
         raise InvalidSelfEdit(f"expected text, got {type(text).__name__}")
+    if len(text) > MAX_REPLY_CHARS:
+        raise InvalidSelfEdit(
+            f"reply has {len(text)} characters; a self-edit takes at most {MAX_REPLY_CHARS}"
+        )
     text = _FENCE.sub(" ", text)
     decoder = json.JSONDecoder()
     first_error = None
     for start in (i for i, ch in enumerate(text) if ch == "{"):
         try:
             obj, _ = decoder.raw_decode(text, start)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # bad JSON, or a number too long to convert
             continue
         try:
             return _check(obj)
         except InvalidSelfEdit as e:
             first_error = first_error or e
+        except OverflowError:  # an integer too large to compare as a float
+            first_error = first_error or InvalidSelfEdit("a number is too large")
     if first_error is not None:
         raise first_error
     raise InvalidSelfEdit("no JSON object found")
@@ -188,14 +197,13 @@ def prompt_ids(encoder: TaskEncoder, task: Task) -> list[int]:
 
 @torch.no_grad()
 def _option_logprobs(
-    model, encoder: TaskEncoder, prompt: list[int], texts: list[str]
+    model: torch.nn.Module, encoder: TaskEncoder, prompt: list[int], texts: list[str]
 ) -> torch.Tensor:
     """log p(text | prompt) for each continuation text, in one right-padded batch."""
     tok = encoder.tokenizer
     conts = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
     width = len(prompt) + max(len(c) for c in conts)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    ids = torch.full((len(texts), width), pad, dtype=torch.long)
+    ids = torch.full((len(texts), width), encoder.pad_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
     for row, c in enumerate(conts):
         ids[row, : len(prompt) + len(c)] = torch.tensor(prompt + c)
@@ -211,7 +219,7 @@ def _option_logprobs(
 
 
 def sample_schema(
-    model,
+    model: torch.nn.Module,
     encoder: TaskEncoder,
     task: Task,
     space: SelfEditSpace,
@@ -239,7 +247,7 @@ def sample_schema(
 
 @torch.no_grad()
 def sample_free(
-    model,
+    model: torch.nn.Module,
     encoder: TaskEncoder,
     task: Task,
     seed: int,
@@ -259,7 +267,7 @@ def sample_free(
         temperature=temperature,
         top_k=0,
         max_new_tokens=max_new_tokens,
-        pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+        pad_token_id=encoder.pad_id,
         **stop,
     )
     return tok.decode(out[0, len(prompt) :].tolist(), skip_special_tokens=True)

@@ -9,19 +9,19 @@ fits) end the run with a reason instead of an exception.
 
 from __future__ import annotations
 
-import math
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from peft import LoraConfig, get_peft_model
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from arc_seal.augment import FAMILIES
 from arc_seal.grid import Task
 from arc_seal.models import IGNORE, Encoded, TaskEncoder
+from arc_seal.options import check, setting
+from arc_seal.training import collate, cosine_with_warmup, length_grouped_batches, optimizer_step
 from arc_seal.ttt_data import build_ttt_data
 
 STRATEGIES = ("output_tokens", "all_tokens")
@@ -31,41 +31,44 @@ STRATEGIES = ("output_tokens", "all_tokens")
 class TTTConfig:
     """How to adapt to one task. Defaults are the reference's where it has one."""
 
-    families: tuple[str, ...] = FAMILIES
-    """Augmentation families applied to the leave-out data (basic, size, chain, repeat)."""
-    strategy: str = "output_tokens"
-    """Loss on the answer tokens only ("output_tokens") or on every real token ("all_tokens")."""
-    demo_outputs: bool = False
-    """With output_tokens: also put loss on each in-context demonstration's output."""
-    learning_rate: float = 1e-4
-    epochs: int = 2
-    batch_size: int = 2
-    max_sequences: int = 250
-    """Cap on leave-out training sequences after augmentation and de-duplication."""
-    leave_out: int = 2
-    """Build leave-1 .. leave-k tasks from the demonstrations."""
-    max_steps: int | None = 375
-    """A run needing more optimizer steps fails (the reference's cost rule); None: no cap."""
-    max_length: int = 8192
-    """Longer sequences are skipped and counted, never truncated."""
-    warmup_fraction: float = 0.1
-    grad_clip: float = 1.0
-    lora_r: int = 128
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    lora_targets: tuple[str, ...] = ("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj")
-    seed: int = 0
+    families: tuple[str, ...] = setting(
+        FAMILIES, "augmentation families applied to the leave-out data", choices=FAMILIES
+    )
+    strategy: str = setting(
+        "output_tokens",
+        "loss on the answer tokens only (output_tokens) or on every real token (all_tokens)",
+        choices=STRATEGIES,
+    )
+    demo_outputs: bool = setting(
+        False, "with output_tokens: also put loss on each in-context demonstration's output"
+    )
+    learning_rate: float = setting(1e-4, "peak learning rate of the cosine schedule", gt=0)
+    epochs: int = setting(2, "passes over the leave-out data", ge=1)
+    batch_size: int = setting(2, "sequences per optimizer step", ge=1)
+    max_sequences: int = setting(
+        250, "cap on leave-out sequences after augmentation and de-duplication", ge=1
+    )
+    leave_out: int = setting(2, "build leave-1 .. leave-k tasks from the demonstrations", ge=1)
+    max_steps: int | None = setting(
+        375,
+        "a run needing more optimizer steps fails (the reference's cost rule); null: no cap",
+        ge=1,
+    )
+    max_length: int = setting(8192, "longer sequences are skipped and counted, never cut", ge=2)
+    warmup_fraction: float = setting(0.1, "share of the steps spent warming up", ge=0, lt=1)
+    grad_clip: float = setting(1.0, "gradient norm clipped to this", gt=0)
+    lora_r: int = setting(128, "rank of the LoRA adapter", ge=1)
+    lora_alpha: float = setting(16, "LoRA scale numerator (scale = alpha / r)", gt=0)
+    lora_dropout: float = setting(0.0, "dropout on the adapter's input", ge=0, lt=1)
+    lora_targets: tuple[str, ...] = setting(
+        ("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"),
+        "names of the linear layers that get an adapter",
+        nonempty=True,
+    )
+    seed: int = setting(0, "seed for the data order and augmentation draws", ge=0)
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        unknown = set(self.families) - set(FAMILIES)
-        if unknown:
-            raise ValueError(f"unknown augmentation families {sorted(unknown)}")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be at least 1")
+        check(self)
 
 
 # The reference's oracle TTT configuration: every family, loss on outputs, lr 1e-4, 2 epochs.
@@ -92,59 +95,6 @@ class TTTResult:
         return self.failure is None
 
 
-def length_grouped_batches(
-    lengths: list[int], batch_size: int, rng: np.random.Generator
-) -> list[list[int]]:
-    """Indices in batches of similar length (random order among equals), batches shuffled."""
-    order = sorted(rng.permutation(len(lengths)).tolist(), key=lambda i: lengths[i])
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def collate(
-    seqs: list[Encoded], pad_id: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded ids, attention mask and labels (padding never carries loss)."""
-    width = max(len(s.ids) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(seqs), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for row, s in enumerate(seqs):
-        ids[row, : len(s.ids)] = torch.tensor(s.ids)
-        labels[row, : len(s.ids)] = torch.tensor(s.labels)
-        mask[row, : len(s.ids)] = 1
-    return ids.to(device), mask.to(device), labels.to(device)
-
-
-def causal_lm_loss(model, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor):
-    """Mean next-token loss over labelled positions.
-
-    The output layer runs only on positions that carry loss, which saves most of its cost
-    with a large vocabulary. Models that post-process logits (soft-capping) take the plain path.
-    """
-    targets = labels[:, 1:]
-    keep = targets != IGNORE
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    if getattr(base.config, "final_logit_softcapping", None) is None:
-        hidden = base.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
-        logits = base.get_output_embeddings()(hidden[:, :-1][keep])
-    else:
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][keep]
-    return F.cross_entropy(logits.float(), targets[keep])
-
-
-def cosine_with_warmup(total: int, warmup: int):
-    """Learning-rate factor per step: linear warm-up, then cosine decay to zero."""
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
-
-
 class TTTEngine:
     """A base model wrapped once with a LoRA adapter that each ``train`` call starts afresh.
 
@@ -152,11 +102,10 @@ class TTTEngine:
     each ``train`` call's config decides data, loss and schedule.
     """
 
-    def __init__(self, model, tokenizer, lora: TTTConfig = ORACLE):
+    def __init__(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, lora: TTTConfig = ORACLE
+    ):
         self.encoder = TaskEncoder(tokenizer)
-        self.pad_id = tokenizer.pad_token_id
-        if self.pad_id is None:
-            self.pad_id = tokenizer.eos_token_id
         present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
         targets = [t for t in lora.lora_targets if t in present]
         if not targets:
@@ -241,9 +190,7 @@ class TTTEngine:
             optimizer, cosine_with_warmup(total, int(config.warmup_fraction * total))
         )
         autocast = (
-            torch.autocast("cuda", dtype=torch.bfloat16)
-            if self.device.type == "cuda"
-            else nullcontext()
+            torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else None
         )
         padded = 0
         self.model.train()
@@ -253,24 +200,25 @@ class TTTEngine:
                     batches if epoch == 0 else [batches[i] for i in rng.permutation(len(batches))]
                 )
                 for batch in order:
-                    ids, mask, labels = collate([seqs[i] for i in batch], self.pad_id, self.device)
-                    with autocast:
-                        loss = causal_lm_loss(self.model, ids, mask, labels)
-                    if not torch.isfinite(loss):
-                        result.failure = f"loss is {loss.item()} at step {result.steps}"
-                        break
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(self._params, config.grad_clip)
-                    optimizer.step()
+                    ids, mask, labels = collate(
+                        [seqs[i] for i in batch], self.encoder.pad_id, self.device
+                    )
+                    loss = optimizer_step(
+                        self.model,
+                        self._params,
+                        [(ids, mask, labels)],
+                        optimizer,
+                        config.grad_clip,
+                        autocast,
+                    )
                     schedule.step()
-                    optimizer.zero_grad(set_to_none=True)
                     result.steps += 1
-                    result.losses.append(loss.item())
+                    result.losses.append(loss)
                     result.tokens += int(mask.sum())
                     result.loss_tokens += int((labels[:, 1:] != IGNORE).sum())
                     padded += mask.numel()
-                if result.failure:
-                    break
+        except FloatingPointError as e:
+            result.failure = f"{e} at step {result.steps}"
         except torch.OutOfMemoryError as e:
             result.failure = f"out of memory at step {result.steps}: {str(e).splitlines()[0]}"
             optimizer.zero_grad(set_to_none=True)

@@ -19,7 +19,7 @@ from arc_seal.augment import (
     random_colour_permutation,
     transform_task,
 )
-from arc_seal.grid import Task
+from arc_seal.grid import Task, grid_key
 
 
 def leave_out_tasks(task: Task, max_left_out: int = 2) -> list[Task]:
@@ -41,7 +41,7 @@ def _key(task: Task) -> bytes:
     parts = []
     for ex in (*task.train, *task.test):
         for g in (ex.input, ex.output):
-            parts.append(np.array(g.shape, dtype=np.int8).tobytes() + g.tobytes())
+            parts.append(grid_key(g))
     return b"|".join(parts)
 
 

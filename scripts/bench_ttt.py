@@ -37,7 +37,8 @@ from arc_seal.predict import (
     vote,
 )
 from arc_seal.tokenizer import build_compact_tokenizer
-from arc_seal.ttt import TTTConfig, TTTEngine, causal_lm_loss, collate, length_grouped_batches
+from arc_seal.training import causal_lm_loss, collate, length_grouped_batches
+from arc_seal.ttt import TTTConfig, TTTEngine
 
 # (hidden, layers, heads, kv heads, intermediate, vocab or None for the tokenizer's)
 SHAPES = {
@@ -65,7 +66,7 @@ def bare_tokens_per_s(engine: TTTEngine, seqs, batch_size: int) -> float:
     tokens, start = 0, time.perf_counter()
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=engine.device.type == "cuda")
     for batch in batches:
-        ids, mask, labels = collate([seqs[i] for i in batch], engine.pad_id, engine.device)
+        ids, mask, labels = collate([seqs[i] for i in batch], engine.encoder.pad_id, engine.device)
         with autocast:
             causal_lm_loss(engine.model, ids, mask, labels).backward()
         tokens += int(mask.sum())

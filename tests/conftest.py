@@ -26,3 +26,10 @@ def run_script():
         )
 
     return run
+
+
+def pytest_collection_modifyitems(items):
+    """A test that runs a script in a subprocess is slow: ``make test-fast`` leaves it out."""
+    for item in items:
+        if "run_script" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -1,12 +1,27 @@
 import argparse
 import dataclasses
+import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from arc_seal.config import ConfigError, RunConfig, add_arguments, from_dict, load_yaml, resolve
+from arc_seal.config import (
+    ConfigError,
+    RunConfig,
+    _flags,
+    add_arguments,
+    config_path,
+    for_resume,
+    from_dict,
+    load_yaml,
+    resolve,
+)
+from arc_seal.options import field_error
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+LEAVES = _flags()  # (dotted name, field, type) of every setting, nested ones included
 
 
 def _args(*argv):
@@ -14,6 +29,14 @@ def _args(*argv):
     parser.add_argument("--config")
     add_arguments(parser)
     return parser.parse_args(list(argv))
+
+
+def _nest(dotted: str, value) -> dict:
+    *sections, leaf = dotted.split(".")
+    out = {leaf: value}
+    for s in reversed(sections):
+        out = {s: out}
+    return out
 
 
 def test_flags_override_yaml_and_nested_sections_are_typed():
@@ -24,24 +47,96 @@ def test_flags_override_yaml_and_nested_sections_are_typed():
     assert config.ttt.epochs == 4 and config.ttt.families == ("basic",)
 
 
-def test_every_field_is_documented():
-    for f in dataclasses.fields(RunConfig):
-        assert len(f.metadata.get("help", "")) > 10, f.name
+def test_nested_and_list_settings_have_dotted_flags():
+    config = resolve(
+        _args(
+            "--ttt.max-steps",
+            "64",
+            "--ttt.max-steps",
+            "none",
+            "--predict.views",
+            "identity",
+            "rot90",
+            "--learning-rates",
+            "0.001",
+            "0.01",
+            "--sft.epochs",
+            "3",
+            "--no-predict.leave-one-out",
+        ),
+        {"ttt": {"epochs": 5}},
+    )
+    assert config.ttt.max_steps is None and config.ttt.epochs == 5  # YAML kept beside flags
+    assert config.predict.views == ("identity", "rot90")
+    assert config.predict.leave_one_out is False
+    assert config.learning_rates == (0.001, 0.01) and config.sft.epochs == 3
+
+
+def test_help_documents_every_setting_nested_ones_included():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    text = parser.format_help()
+    for name, f, _ in LEAVES:
+        assert "--" + name.replace("_", "-") in text, name
+        assert len(f.metadata["help"]) > 10, name
+    assert "ttt settings" in text and "sft settings" in text
 
 
 @pytest.mark.parametrize(
     "values, message",
     [
         ({"samples": 3}, "unknown field(s) ['samples']"),
-        ({"ttt": {"epoch": 3}}, "[ttt]: unknown field(s) ['epoch']"),
-        ({"ttt": {"strategy": "everything"}}, "strategy must be one of"),
-        ({"reward": "majority"}, "reward must be one of ('binary', 'best_of_n')"),
+        ({"ttt": {"epoch": 3}}, "unknown field(s) ['ttt.epoch']"),
+        ({"ttt": {"strategy": "everything"}}, "ttt.strategy = 'everything': expected one of"),
+        ({"reward": "majority"}, "reward = 'majority': expected one of binary, best_of_n"),
+        ({"trust_remote_code": "no"}, "trust_remote_code = 'no': expected true or false"),
+        ({"oracle_on_train": "no"}, "oracle_on_train = 'no': expected true or false"),
+        ({"samples_per_task": "three"}, "samples_per_task = 'three': expected a whole number"),
+        ({"samples_per_task": 1.5}, "samples_per_task = 1.5: expected a whole number"),
+        ({"sft": {"batch_size": 0}}, "sft.batch_size = 0: expected at least 1"),
+        ({"sft": {"learning_rate": math.nan}}, "sft.learning_rate = nan: expected a finite"),
+        ({"ttt": {"max_steps": 0}}, "ttt.max_steps = 0: expected at least 1"),
+        ({"learning_rates": []}, "learning_rates = (): expected a non-empty list"),
+        ({"oracle_epochs": 0}, "oracle_epochs = 0: expected at least 1"),
+        ({"predict": {"batch_size": 0}}, "predict.batch_size = 0: expected at least 1"),
+        ({"predict": {"views": []}}, "predict.views = (): expected a non-empty list"),
+        ({"eval_samples": -1}, "eval_samples = -1: expected at least 1"),
+        ({"temperature": -1}, "temperature = -1: expected more than 0"),
+        ({"temperature": 0}, "temperature = 0: expected more than 0"),
+        ({"device": "tpu"}, "device = 'tpu': expected a value matching"),
+        ({"subset": 123}, "subset = 123: expected a non-empty string"),
+        ({"ttt": 5}, "ttt: expected a mapping of fields"),
     ],
 )
-def test_bad_values_name_the_field(values, message):
+def test_bad_values_name_the_file_the_field_the_value_and_what_is_allowed(values, message):
     with pytest.raises(ConfigError) as err:
         from_dict(values, "my.yaml")
-    assert str(err.value).startswith("my.yaml") and message in str(err.value)
+    assert str(err.value).startswith("my.yaml: ") and message in str(err.value), str(err.value)
+
+
+WRONG = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.one_of(st.integers(-5, 5), st.text(max_size=3), st.floats()), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+@given(st.sampled_from(LEAVES), WRONG)
+def test_any_value_for_any_setting_is_accepted_or_refused_with_one_config_error(leaf, value):
+    name, f, kind = leaf
+    try:
+        config = from_dict(_nest(name, value), "random.yaml")
+    except ConfigError as e:
+        assert str(e).startswith("random.yaml: ") and name in str(e)
+        return
+    stored = config
+    for part in name.split("."):
+        stored = getattr(stored, part)
+    assert field_error(stored, kind, f.metadata) is None  # what was accepted is allowed
 
 
 def test_bad_yaml_file(tmp_path):
@@ -52,6 +147,26 @@ def test_bad_yaml_file(tmp_path):
         load_yaml(tmp_path / "absent.yaml")
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
-def test_shipped_configs_load(path):
+def test_resume_keeps_the_stored_settings_and_refuses_changes():
+    stored = from_dict({"seed": 7, "eval_samples": 2})
+    same = for_resume(stored, _args("--seed", "7"), "runs/x")
+    assert same == stored
+    with pytest.raises(ConfigError, match="runs/x: --seed 5 differs from the run's seed 7"):
+        for_resume(stored, _args("--seed", "5"), "runs/x")
+    with pytest.raises(ConfigError, match="--ttt.epochs 9 differs"):
+        for_resume(stored, _args("--ttt.epochs", "9"), "runs/x")
+    assert for_resume(stored, _args("--wandb", "disabled"), "runs/x").wandb == "disabled"
+
+
+@pytest.mark.parametrize("name", ["default", "llama-1b"])
+def test_shipped_configs_load_by_name(name):
+    path = config_path(name)
+    assert path.name == f"{name}.yaml"
     assert isinstance(from_dict(load_yaml(path), str(path)), RunConfig)
+    with pytest.raises(ConfigError, match="unknown config 'nosuch'; shipped: default, llama-1b"):
+        config_path("nosuch")
+
+
+def test_every_top_level_field_is_documented():
+    for f in dataclasses.fields(RunConfig):
+        assert len(f.metadata.get("help", "")) > 10, f.name

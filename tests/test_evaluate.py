@@ -1,18 +1,70 @@
 import json
 
 from arc_seal.evaluate import ROWS, row_summary
+from arc_seal.records import JobRecord
+from arc_seal.report import results_markdown
+
+
+def _job(task, sample, solved=False, cell=0.5, failure=None):
+    scored = failure is None and solved is not None
+    return JobRecord(
+        "no_rl",
+        0,
+        task,
+        sample,
+        solved=solved if failure is None else None,
+        cell_accuracy=cell if scored else None,
+        shape_accuracy=1.0 if scored else None,
+        failure=failure,
+    )
 
 
 def _results(seed: int, solved: dict[str, list[bool]], cell: float) -> dict:
     rows = {}
     for row in ROWS:
         records = [
-            {"task_id": t, "sample": i, "solved": s, "cell_accuracy": cell, "shape_accuracy": 1.0}
-            for t, outcomes in solved.items()
-            for i, s in enumerate(outcomes)
+            _job(t, i, s, cell) for t, outcomes in solved.items() for i, s in enumerate(outcomes)
         ]
         rows[row] = row_summary(records, list(solved))
-    return {"subset": "simplified", "model": "m", "seed": seed, "rows": rows}
+    return {"subset": "simplified", "model": "m", "seed": seed, "rows": rows, "seconds": {}}
+
+
+def test_failed_jobs_count_as_wrong_are_left_out_of_dense_scores_and_grouped_by_reason():
+    records = [
+        _job("a", 0, True, cell=1.0),
+        _job("a", 1, False, cell=0.5),
+        _job("b", 0, failure="needs 416 steps, over the budget of 375"),
+        _job("b", 1, failure="needs 52 steps, over the budget of 16"),
+        _job("b", 2, failure="loss is nan at step 3"),
+    ]
+    r = row_summary(records, ["a", "b"])
+    assert (r["correct"], r["total"], r["accuracy"]) == (1, 5, 0.2)
+    assert r["cell_accuracy"] == 0.75  # the two jobs that answered
+    assert (r["jobs"], r["failed"]) == (5, 3)
+    assert r["failures"] == {"needs N steps, over the budget of N": 2, "loss is nan at step N": 1}
+    text = results_markdown(
+        {"subset": "s", "model": "m", "seed": 0, "rows": {"no_rl": r}, "seconds": {}}
+    )
+    assert "| TTT + self-edit, no RL | 20.0% | 1 / 5 | 0.750 | 1.000 | 3 / 5 |" in text
+    assert "Failed in TTT + self-edit, no RL: 2 x needs N steps" in text
+
+
+def test_a_row_whose_jobs_all_failed_says_so_instead_of_zero():
+    r = row_summary([_job("a", 0, failure="x"), _job("b", 0, failure="x")], ["a", "b"])
+    assert r["accuracy"] is None and r["cell_accuracy"] is None
+    text = results_markdown(
+        {"subset": "s", "model": "m", "seed": 0, "rows": {"icl": r}, "seconds": {}}
+    )
+    assert "| ICL (no TTT) | all 2 jobs failed | 0 / 2 | - | - | 2 / 2 |" in text
+
+
+def test_a_row_of_tasks_without_known_outputs_is_not_scored():
+    r = row_summary([_job("a", 0, solved=None), _job("b", 0, solved=None)], ["a", "b"])
+    assert r["scored"] is False and r["accuracy"] is None and r["failed"] == 0
+    text = results_markdown(
+        {"subset": "s", "model": "m", "seed": 0, "rows": {"icl": r}, "seconds": {}}
+    )
+    assert "| ICL (no TTT) | not scored |" in text
 
 
 def test_runs_over_seeds_give_mean_and_range(tmp_path, run_script):

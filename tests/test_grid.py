@@ -115,3 +115,16 @@ def test_as_grid_accepts_arrays_and_grids_equal_compares_shape():
     assert grids_equal(g, np.array([[1, 2]], dtype=np.int8))
     assert not grids_equal(g, np.array([[1], [2]], dtype=np.int8))
     assert not grids_equal(g, None) and grids_equal(None, None)
+
+
+@pytest.mark.parametrize("bad", ["../../../X", "a/b", "a\\b", ".hidden", "..", "", " ", "a\nb"])
+def test_task_ids_that_could_be_paths_are_refused(bad):
+    raw = {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[1]]}]}
+    with pytest.raises(TaskFormatError, match="f.json: task"):
+        task_from_json(raw, bad, "f.json")
+
+
+@pytest.mark.parametrize("good", ["007bbfb7", "synthetic-0001-flip_lr", "my task", "a..b"])
+def test_plain_task_ids_are_kept(good):
+    raw = {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[1]]}]}
+    assert task_from_json(raw, good, "f.json").id == good

@@ -142,6 +142,7 @@ def test_free_sampling_returns_text_for_the_parser():
     model = new_llama(tok, hidden_size=32, layers=1, heads=2)
     task = make_task("identity", np.random.default_rng(0), n_train=2, min_side=2, max_side=2)
     text = sample_free(model, TaskEncoder(tok), task, seed=0, max_new_tokens=16)
-    assert isinstance(text, str)
+    assert 0 < len(tok(text, add_special_tokens=False)["input_ids"]) <= 16
+    assert text == sample_free(model, TaskEncoder(tok), task, seed=0, max_new_tokens=16)
     with pytest.raises(InvalidSelfEdit):  # an untrained model writes no valid self-edit
         parse_self_edit(text)

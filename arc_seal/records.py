@@ -1,0 +1,226 @@
+"""The run directory's record store: one typed record per finished job, appended as it ends.
+
+``records.jsonl`` holds one JSON line per finished job, keyed by (stage, iteration, task_id,
+sample), flushed and synced as it is written. After a crash at most the line being written is
+lost: a partial last line is cut away on resume and that job runs again. A damaged line
+anywhere else is reported with its line number, moved to ``records.rejected.jsonl`` and its job
+redone; nothing else is lost. This module is the only place records become JSON and back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from arc_seal.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+RECORDS = "records.jsonl"
+REJECTED = "records.rejected.jsonl"
+Key = tuple[str, int, str, int]
+
+
+@dataclass
+class TTTStats:
+    """What one test-time training run did."""
+
+    learning_rate: float
+    epochs: int
+    steps: int
+    sequences: int
+    skipped_too_long: int
+    tokens: int
+    padding_fraction: float
+    losses: list[float]
+    seconds: float
+
+
+@dataclass
+class JobRecord:
+    """One finished job: a task answered (ICL), or trained on and answered (oracle, self-edit).
+
+    ``solved`` is None when the task's test outputs are unknown (a prediction-only run) or the
+    job failed before answering; ``failure`` says why a job failed.
+    """
+
+    stage: str
+    iteration: int
+    task_id: str
+    sample: int
+    solved: bool | None = None
+    per_test: list[bool] | None = None
+    cell_accuracy: float | None = None
+    shape_accuracy: float | None = None
+    attempts: list[list[list[list[int]]]] | None = None
+    """Per test input, the attempts as nested lists of cells."""
+    failure: str | None = None
+    seconds: float = 0.0
+    ttt: TTTStats | None = None
+    self_edit: dict | None = None
+    """The parsed self-edit in the reference JSON layout; None when none was valid."""
+    self_edit_text: str | None = None
+    invalid: str | None = None
+    logprob: float | None = None
+    tries: int | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.stage, self.iteration, self.task_id, self.sample)
+
+    @property
+    def scored(self) -> bool:
+        return self.solved is not None
+
+
+@dataclass
+class PolicyUpdate:
+    """One ReST-EM policy update: which samples were reinforced and how SFT went."""
+
+    iteration: int
+    note: str
+    reward_rule: str
+    train_reward_rate: float
+    reinforced: list[list[Any]]
+    pairs: int
+    steps: int
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    failure: str | None = None
+    """Why the fine-tuning failed (the policy is then unchanged)."""
+    stage: str = "sft"
+    task_id: str = "*"
+    sample: int = 0
+
+    @property
+    def key(self) -> Key:
+        return (self.stage, self.iteration, self.task_id, self.sample)
+
+
+Record = JobRecord | PolicyUpdate
+
+
+def to_json(record: Record) -> str:
+    return json.dumps(dataclasses.asdict(record))
+
+
+def from_json(line: str) -> Record:
+    """A record from one line; ``ValueError`` (with the reason) for anything malformed."""
+    raw = json.loads(line)
+    if not isinstance(raw, dict):
+        raise ValueError("not a JSON object")
+    cls = PolicyUpdate if raw.get("stage") == "sft" else JobRecord
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(raw) - names
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}")
+    try:
+        if cls is JobRecord and raw.get("ttt") is not None:
+            raw["ttt"] = TTTStats(**raw["ttt"])
+        return cls(**raw)
+    except TypeError as e:
+        raise ValueError(str(e)) from None
+
+
+class Records:
+    """The jobs a run has finished, and the file they are appended to."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / RECORDS
+        self.done: dict[Key, Record] = {}
+        if self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        raw = self.path.read_bytes()
+        complete = raw[: raw.rfind(b"\n") + 1]
+        if len(complete) != len(raw):  # a line cut off by a crash: drop it, redo its job
+            with open(self.path, "r+b") as f:
+                f.truncate(len(complete))
+        good, bad = [], []
+        for number, line in enumerate(complete.decode(errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = from_json(line)
+            except ValueError as e:
+                log.warning(
+                    "%s line %d is damaged (%s): set aside, its job runs again",
+                    self.path,
+                    number,
+                    e,
+                )
+                bad.append(line)
+                continue
+            self.done[record.key] = record
+            good.append(line)
+        if bad:
+            with open(self.path.with_name(REJECTED), "a") as f:
+                f.write("".join(line + "\n" for line in bad))
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text("".join(line + "\n" for line in good))
+            os.replace(tmp, self.path)
+
+    def get(self, key: Key) -> Record | None:
+        return self.done.get(key)
+
+    def add(self, record: Record) -> Record:
+        if record.key in self.done:
+            raise ValueError(f"job {record.key} is already recorded")
+        with open(self.path, "a") as f:
+            f.write(to_json(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.done[record.key] = record
+        return record
+
+    def jobs(self, stage: str | None = None) -> list[JobRecord]:
+        return [
+            r
+            for r in self.done.values()
+            if isinstance(r, JobRecord) and (stage is None or r.stage == stage)
+        ]
+
+    def updates(self) -> list[PolicyUpdate]:
+        return [r for r in self.done.values() if isinstance(r, PolicyUpdate)]
+
+
+def new_run_dir(root: str | Path, subset: str) -> Path:
+    """``root/<timestamp>-<subset>``, suffixed until it names a folder that does not exist."""
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(subset).stem}"
+    path, n = Path(root) / stem, 1
+    while path.exists():
+        n += 1
+        path = Path(root) / f"{stem}-{n}"
+    try:
+        path.mkdir(parents=True)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot create the run directory ({e.strerror})") from None
+    return path
+
+
+def prepare_run_dir(path: Path, check_only: bool = False) -> None:
+    """Create an empty run directory at ``path``, or fail with one line saying why;
+    ``check_only`` checks what can be checked without creating anything."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path}: is a file, not a directory for a run")
+    if path.is_dir() and any(path.iterdir()):
+        raise ConfigError(f"{path}: already holds a run; use --resume {path}")
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ConfigError(f"{path}: cannot create the run directory ({blocker} is a file)")
+    if check_only:
+        return
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot write a run there ({e.strerror})") from None

@@ -1,0 +1,1 @@
+"""Run configurations shipped with arc-seal (installed as ``arc_seal.configs``)."""

@@ -1,0 +1,1 @@
+"""Task subsets shipped with arc-seal (installed as ``arc_seal.tasks``)."""

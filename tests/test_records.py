@@ -1,0 +1,73 @@
+import json
+
+import pytest
+
+from arc_seal.config import from_dict, store_config, stored_config
+from arc_seal.errors import ConfigError
+from arc_seal.records import REJECTED, JobRecord, PolicyUpdate, Records, TTTStats, new_run_dir
+
+
+def _rec(stage, task, sample, **kw):
+    return JobRecord(stage, 0, task, sample, **kw)
+
+
+def test_records_append_and_reload_as_typed_records(tmp_path):
+    records = Records(tmp_path)
+    stats = TTTStats(1e-3, 2, 4, 8, 0, 400, 0.1, [1.0, 0.5, 0.4, 0.3], 0.5)
+    records.add(_rec("icl", "a", 0, solved=True, ttt=stats))
+    records.add(_rec("no_rl", "a", 1, solved=False))
+    records.add(PolicyUpdate(1, "note", "binary", 0.5, [["a", 0]], 1, 3))
+    again = Records(tmp_path)
+    assert again.get(("icl", 0, "a", 0)) == _rec("icl", "a", 0, solved=True, ttt=stats)
+    assert [r.sample for r in again.jobs("no_rl")] == [1]
+    assert again.updates() == [PolicyUpdate(1, "note", "binary", 0.5, [["a", 0]], 1, 3)]
+    with pytest.raises(ValueError, match="already recorded"):
+        again.add(_rec("icl", "a", 0))
+
+
+def test_a_line_cut_off_by_a_crash_is_dropped_and_the_file_stays_valid(tmp_path):
+    records = Records(tmp_path)
+    records.add(_rec("icl", "a", 0))
+    with open(tmp_path / "records.jsonl", "a") as f:
+        f.write('{"stage": "icl", "iteration": 0, "task_id": "b", "sam')
+    resumed = Records(tmp_path)
+    assert list(resumed.done) == [("icl", 0, "a", 0)]
+    resumed.add(_rec("icl", "b", 0))
+    lines = (tmp_path / "records.jsonl").read_text().splitlines()
+    assert [json.loads(line)["task_id"] for line in lines] == ["a", "b"]
+
+
+def test_damaged_lines_are_reported_set_aside_and_their_jobs_redone(tmp_path, caplog):
+    records = Records(tmp_path)
+    for task in "abc":
+        records.add(_rec("icl", task, 0))
+    lines = (tmp_path / "records.jsonl").read_text().splitlines()
+    lines[1] = lines[1].replace('"task_id"', '"task_id', 1)  # broken JSON in the middle
+    lines.insert(2, json.dumps({"iteration": 0, "task_id": "x", "sample": 0, "nonsense": 1}))
+    (tmp_path / "records.jsonl").write_text("\n".join(lines) + "\n")
+    resumed = Records(tmp_path)
+    assert sorted(k[2] for k in resumed.done) == ["a", "c"]  # b will run again
+    assert "records.jsonl line 2 is damaged" in caplog.text
+    assert "records.jsonl line 3 is damaged" in caplog.text
+    assert len((tmp_path / REJECTED).read_text().splitlines()) == 2
+    resumed.add(_rec("icl", "b", 0))
+    assert sorted(k[2] for k in Records(tmp_path).done) == ["a", "b", "c"]
+
+
+def test_run_directories_never_collide(tmp_path):
+    a = new_run_dir(tmp_path, "simplified")
+    b = new_run_dir(tmp_path, "simplified")
+    assert a != b and a.is_dir() and b.is_dir()
+    assert a.name.endswith("-simplified")
+
+
+def test_stored_config_is_the_truth_and_an_edited_one_is_refused(tmp_path):
+    config = from_dict({"seed": 7, "ttt": {"epochs": 3}})
+    store_config(config, tmp_path)
+    assert stored_config(tmp_path) == config
+    text = (tmp_path / "config.yaml").read_text()
+    (tmp_path / "config.yaml").write_text(text.replace("seed: 7", "seed: 0"))
+    with pytest.raises(ConfigError, match="config.yaml: edited since the run started"):
+        stored_config(tmp_path)
+    with pytest.raises(ConfigError, match="not a run directory"):
+        stored_config(tmp_path / "nothing")
