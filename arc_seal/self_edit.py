@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from arc_seal.augment import FAMILIES
+from arc_seal.encoding import TaskEncoder
 from arc_seal.grid import Task
-from arc_seal.models import TaskEncoder
 from arc_seal.tokenizer import SELF_EDIT_MARKER
 from arc_seal.ttt import TTTConfig
 

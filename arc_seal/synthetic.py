@@ -56,9 +56,8 @@ def _objects(grid: Grid) -> list[np.ndarray]:
     return masks
 
 
-def _recolour_largest(rng: np.random.Generator) -> GridRule:
-    """Every object of the largest size takes one colour."""
-    colour = int(rng.integers(1, NUM_COLOURS))
+def recolour_largest(colour: int) -> GridRule:
+    """Every object of the largest size takes ``colour``."""
 
     def rule(grid: Grid) -> Grid:
         masks = _objects(grid)
@@ -73,9 +72,8 @@ def _recolour_largest(rng: np.random.Generator) -> GridRule:
     return rule
 
 
-def _fill_enclosed(rng: np.random.Generator) -> GridRule:
-    """Background cells that cannot reach the border through background take one colour."""
-    colour = int(rng.integers(1, NUM_COLOURS))
+def fill_enclosed(colour: int) -> GridRule:
+    """Background cells that cannot reach the border through background take ``colour``."""
 
     def rule(grid: Grid) -> Grid:
         padded = np.pad(grid, 1)
@@ -95,9 +93,9 @@ def _fill_enclosed(rng: np.random.Generator) -> GridRule:
     return rule
 
 
-def _lines(rng: np.random.Generator) -> GridRule:
-    """Each coloured cell extends a line of its colour to the border in one direction."""
-    axis, step = int(rng.integers(2)), int(rng.choice([-1, 1]))
+def lines(axis: int, step: int) -> GridRule:
+    """Each coloured cell extends a line of its colour to the border, along ``axis`` in the
+    direction ``step`` (+1 or -1)."""
 
     def rule(grid: Grid) -> Grid:
         view = np.moveaxis(grid.copy(), axis, 0)[::step]  # lines run down the first axis
@@ -108,15 +106,14 @@ def _lines(rng: np.random.Generator) -> GridRule:
     return rule
 
 
-def _crop(grid: Grid) -> Grid:
+def crop(grid: Grid) -> Grid:
     """The bounding box of the coloured cells."""
     ys, xs = np.nonzero(grid)
     return grid[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
-def _move(rng: np.random.Generator) -> GridRule:
-    """Everything moves by one fixed offset; what leaves the grid is lost."""
-    dy, dx = (int(v) for v in rng.integers(-2, 3, size=2))
+def move(dy: int, dx: int) -> GridRule:
+    """Everything moves by (``dy``, ``dx``); what leaves the grid is lost."""
 
     def rule(grid: Grid) -> Grid:
         out = np.zeros_like(grid)
@@ -128,7 +125,7 @@ def _move(rng: np.random.Generator) -> GridRule:
     return rule
 
 
-def _count(grid: Grid) -> Grid:
+def count(grid: Grid) -> Grid:
     """A single row, one cell per coloured cell of the input, in the input's colour."""
     values = grid[grid != 0]
     return np.full((1, max(1, values.size)), values[0] if values.size else 0, dtype=np.int8)
@@ -137,7 +134,7 @@ def _count(grid: Grid) -> Grid:
 MASK = 5  # the colour that hides part of a symmetric grid
 
 
-def _unmask(grid: Grid) -> Grid:
+def unmask(grid: Grid) -> Grid:
     """Masked cells take the colour of their mirror image across the vertical axis."""
     return np.where(grid == MASK, np.flip(grid, 1), grid).astype(np.int8)
 
@@ -152,13 +149,13 @@ RULES: dict[str, Callable[[np.random.Generator], GridRule]] = {
     "tile": lambda rng: tile(*_SHAPES[rng.integers(len(_SHAPES))]),
     "mirror": lambda rng: mirror(int(rng.integers(2)), bool(rng.integers(2))),
     "gravity": lambda rng: _gravity,
-    "recolour_largest": _recolour_largest,
-    "fill_enclosed": _fill_enclosed,
-    "lines": _lines,
-    "crop": lambda rng: _crop,
-    "move": _move,
-    "count": lambda rng: _count,
-    "symmetry": lambda rng: _unmask,
+    "recolour_largest": lambda rng: recolour_largest(int(rng.integers(1, NUM_COLOURS))),
+    "fill_enclosed": lambda rng: fill_enclosed(int(rng.integers(1, NUM_COLOURS))),
+    "lines": lambda rng: lines(int(rng.integers(2)), int(rng.choice([-1, 1]))),
+    "crop": lambda rng: crop,
+    "move": lambda rng: move(*(int(v) for v in rng.integers(-2, 3, size=2))),
+    "count": lambda rng: count,
+    "symmetry": lambda rng: unmask,
 }
 
 

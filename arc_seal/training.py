@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from arc_seal.models import IGNORE, Encoded
+from arc_seal.encoding import IGNORE, Encoded
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 

@@ -18,8 +18,8 @@ from peft import LoraConfig, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from arc_seal.augment import FAMILIES
+from arc_seal.encoding import IGNORE, Encoded, TaskEncoder
 from arc_seal.grid import Task
-from arc_seal.models import IGNORE, Encoded, TaskEncoder
 from arc_seal.options import check, setting
 from arc_seal.training import collate, cosine_with_warmup, length_grouped_batches, optimizer_step
 from arc_seal.ttt_data import build_ttt_data

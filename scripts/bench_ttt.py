@@ -25,7 +25,8 @@ from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
 from arc_seal.cli import run_cli
 from arc_seal.data import find_task
-from arc_seal.models import TaskEncoder, default_device, default_dtype, load_model, new_llama
+from arc_seal.encoding import TaskEncoder
+from arc_seal.models import default_device, default_dtype, load_model, new_llama
 from arc_seal.predict import (
     PredictConfig,
     Prediction,

@@ -29,7 +29,8 @@ from tqdm import tqdm
 from transformers import AutoModelForCausalLM
 
 from arc_seal.cli import run_cli
-from arc_seal.models import TaskEncoder, default_device, new_llama
+from arc_seal.encoding import TaskEncoder
+from arc_seal.models import default_device, new_llama
 from arc_seal.pretrain import (
     excluded_ids,
     pretraining_tasks,

@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 from strategies import grids
 from transformers import AutoModelForCausalLM, LogitsProcessorList
 
+from arc_seal.encoding import TaskEncoder
 from arc_seal.grid import Example
 from arc_seal.grid_model import NEWLINE_SLOT, OUTSIDE, GridLlamaForCausalLM, cell_positions
-from arc_seal.models import TaskEncoder, new_llama
+from arc_seal.models import new_llama
 from arc_seal.predict import GridGrammar, PredictConfig, predict
 from arc_seal.synthetic import make_task
 from arc_seal.tokenizer import build_compact_tokenizer

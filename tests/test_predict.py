@@ -7,9 +7,10 @@ from strategies import grids
 from tiny import chat_tokenizer
 
 from arc_seal.augment import D8
+from arc_seal.encoding import TaskEncoder
 from arc_seal.formats import COMPACT
 from arc_seal.grid import Example, Task, grids_equal
-from arc_seal.models import TaskEncoder, new_llama
+from arc_seal.models import new_llama
 from arc_seal.predict import (
     Candidate,
     GridGrammar,

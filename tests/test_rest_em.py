@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from arc_seal.models import TaskEncoder, new_llama
+from arc_seal.encoding import TaskEncoder
+from arc_seal.models import new_llama
 from arc_seal.records import JobRecord
 from arc_seal.rest_em import SFTConfig, reinforced, sft_policy, sft_sequence
 from arc_seal.self_edit import SelfEdit, _option_logprobs, prompt_ids

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tiny import chat_tokenizer
 
-from arc_seal.models import TaskEncoder, new_llama
+from arc_seal.encoding import TaskEncoder
+from arc_seal.models import new_llama
 from arc_seal.self_edit import (
     InvalidSelfEdit,
     SelfEdit,

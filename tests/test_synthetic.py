@@ -1,9 +1,20 @@
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from arc_seal.augment import D8
 from arc_seal.grid import MAX_SIDE, as_grid
-from arc_seal.synthetic import RULES, generate_tasks, make_task
+from arc_seal.synthetic import (
+    MASK,
+    RULES,
+    fill_enclosed,
+    generate_tasks,
+    lines,
+    make_task,
+    move,
+    recolour_largest,
+)
 
 
 @pytest.mark.parametrize("rule", list(RULES))
@@ -59,3 +70,55 @@ def test_unknown_rule_and_bad_sizes():
         make_task("spin", np.random.default_rng(0))
     with pytest.raises(ValueError, match="min_side"):
         make_task("identity", np.random.default_rng(0), min_side=5, max_side=3)
+
+
+def _explained(task, rules) -> bool:
+    """Some one rule of ``rules`` maps every input of the task to its output."""
+    pairs = task.train + task.test
+    return any(all(np.array_equal(r(e.input), e.output) for e in pairs) for r in rules)
+
+
+SEEDS = st.integers(0, 2**32 - 1)
+PARAMETRISED = {
+    "recolour_largest": [recolour_largest(c) for c in range(1, 10)],
+    "fill_enclosed": [fill_enclosed(c) for c in range(1, 10)],
+    "lines": [lines(a, s) for a in (0, 1) for s in (-1, 1)],
+    "move": [move(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)],
+}
+
+
+@pytest.mark.parametrize("rule", sorted(PARAMETRISED))
+@given(seed=SEEDS)
+def test_one_parameter_explains_every_pair_of_a_task(rule, seed):
+    task = make_task(rule, np.random.default_rng(seed), n_train=3, max_side=10)
+    assert _explained(task, PARAMETRISED[rule])
+
+
+@given(seed=SEEDS)
+def test_object_rules_do_something_on_their_inputs(seed):
+    rng = np.random.default_rng(seed)
+    fills = make_task("fill_enclosed", rng, n_train=3, min_side=5, max_side=10)
+    for e in fills.train + fills.test:
+        changed = e.input != e.output
+        assert not (e.input[changed]).any()  # only background is filled
+        assert not changed[[0, -1], :].any() and not changed[:, [0, -1]].any()  # never the edge
+    crops = make_task("crop", rng, n_train=3, max_side=10)
+    for e in crops.train + crops.test:
+        assert np.count_nonzero(e.output) == np.count_nonzero(e.input)  # every cell kept
+        h, w = e.output.shape
+        assert any(
+            np.array_equal(e.input[y : y + h, x : x + w], e.output)
+            for y in range(e.input.shape[0] - h + 1)
+            for x in range(e.input.shape[1] - w + 1)
+        )
+        assert e.output[0].any() and e.output[-1].any() and e.output[:, 0].any()
+    counts = make_task("count", rng, n_train=3, max_side=10)
+    for e in counts.train + counts.test:
+        assert e.output.shape == (1, np.count_nonzero(e.input))
+        assert set(e.output.ravel()) == set(e.input[e.input != 0].ravel())
+    mirrored = make_task("symmetry", rng, n_train=3, min_side=4, max_side=10)
+    for e in mirrored.train + mirrored.test:
+        assert (e.input == MASK).any() and not (e.output == MASK).any()
+        assert np.array_equal(e.output, np.flip(e.output, 1))  # the symmetry completed
+        kept = e.input != MASK
+        assert np.array_equal(e.input[kept], e.output[kept])

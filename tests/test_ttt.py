@@ -5,7 +5,8 @@ import pytest
 import torch
 from tiny import chat_tokenizer
 
-from arc_seal.models import IGNORE, Encoded, TaskEncoder, new_llama
+from arc_seal.encoding import IGNORE, Encoded, TaskEncoder
+from arc_seal.models import new_llama
 from arc_seal.predict import PredictConfig, predict, score
 from arc_seal.synthetic import make_task
 from arc_seal.tokenizer import build_compact_tokenizer
@@ -169,7 +170,7 @@ def test_failures_are_recorded_not_raised(monkeypatch):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     with monkeypatch.context() as m:
-        m.setattr("arc_seal.ttt.causal_lm_loss", out_of_memory)
+        m.setattr("arc_seal.training.causal_lm_loss", out_of_memory)
         oom = engine.train(task, TTTConfig(families=(), **SMALL_LORA))
     assert oom.failure == "out of memory at step 0: CUDA out of memory. Tried to allocate 2.00 GiB"
 

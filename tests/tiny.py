@@ -7,8 +7,9 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from arc_seal.encoding import SYSTEM_PROMPT
 from arc_seal.formats import CHAT
-from arc_seal.models import SYSTEM_PROMPT, new_llama
+from arc_seal.models import new_llama
 from arc_seal.synthetic import generate_tasks
 from arc_seal.tokenizer import build_compact_tokenizer
 

@@ -1,0 +1,72 @@
+"""Scoring a model without the loop: the benchmark command and the sanity check."""
+
+import json
+
+import numpy as np
+import pytest
+from tiny import learnable_run_inputs
+
+from arc_seal.benchmark import held_out_loss, sanity_tasks
+from arc_seal.cli import main
+from arc_seal.encoding import TaskEncoder
+from arc_seal.models import load_model
+from arc_seal.synthetic import RULES, make_task
+from arc_seal.ttt import TTTConfig, TTTEngine
+
+
+def test_sanity_tasks_cover_every_family_and_are_fresh():
+    tasks = sanity_tasks(2)
+    assert len(tasks) == 2 * len(RULES)
+    assert {t.id.rsplit("-", 1)[0] for t in tasks} == set(RULES)
+    assert [t.to_json() for t in tasks] == [t.to_json() for t in sanity_tasks(2)]  # seeded
+
+
+def test_held_out_loss_falls_when_the_model_learns_the_task(tmp_path):
+    inputs = learnable_run_inputs(tmp_path)
+    model, tok = load_model(inputs["model"], "cpu")
+    task = make_task("flip_lr", np.random.default_rng(0), n_train=3, min_side=2, max_side=3)
+    encoder = TaskEncoder(tok)
+    before = held_out_loss(model, encoder, [task])
+    engine = TTTEngine(model, tok, TTTConfig(lora_r=8, lora_alpha=8))
+    config = TTTConfig(epochs=8, learning_rate=1e-2, max_sequences=8, lora_r=8, lora_alpha=8)
+    assert engine.train(task, config).ok
+    after = held_out_loss(engine.model, encoder, [task])
+    assert after["loss"] < before["loss"] and before["tasks"] == 1
+    assert 0 <= before["token_accuracy"] <= after["token_accuracy"]
+    assert held_out_loss(model, encoder, [task], max_length=5)["tasks"] == 0  # too long: skipped
+
+
+def test_evaluate_command_writes_per_family_scores(tmp_path, capsys):
+    inputs = learnable_run_inputs(tmp_path)
+    out = tmp_path / "bench"
+    with pytest.raises(SystemExit) as done:
+        main(
+            [
+                "evaluate",
+                "--synthetic",
+                "1",
+                "--model",
+                str(inputs["model"]),
+                "--config",
+                str(inputs["config"]),
+                "--rows",
+                "icl",
+                "oracle",
+                "--limit",
+                "3",
+                "--loss",
+                "--out",
+                str(out),
+            ]
+        )
+    assert done.value.code == 0
+    report = json.loads((out / "benchmark.json").read_text())
+    assert {s["row"] for s in report["tasks"]} == {"icl", "oracle"} and len(report["tasks"]) == 6
+    assert report["summary"]["icl"]["all"]["tasks"] == 3
+    assert report["summary"]["icl"]["identity"]["tasks"] == 1  # the first family
+    assert report["held_out_loss"]["tasks"] == 3
+    assert "| icl | all | " in (out / "benchmark.md").read_text()
+    with pytest.raises(SystemExit) as done:
+        main(["evaluate", "--model", str(inputs["model"])])
+    assert done.value.code == 2
+    assert "give exactly one of --subset and --synthetic" in capsys.readouterr().err
