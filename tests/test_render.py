@@ -1,6 +1,8 @@
 import numpy as np
+import pytest
 from matplotlib.image import imread
 
+from arc_seal.cli import main
 from arc_seal.render import render_task
 from arc_seal.synthetic import make_task
 
@@ -30,3 +32,12 @@ def test_show_task_cli_unknown_id(tmp_path, run_script):
     result = run_script("show_task.py", "zzzzzzzz", "--out", str(tmp_path / "x.png"))
     assert result.returncode == 2
     assert result.stderr.strip() == "error: task 'zzzzzzzz' is in none of: arc-agi-1, arc-agi-2"
+
+
+def test_show_to_an_unwritable_place_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "x.png"  # a folder that cannot exist: a file is in the way
+    with pytest.raises(SystemExit) as done:
+        main(["show", "b1fc8b8e", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert done.value.code == 2 and err.startswith(f"error: {out}: cannot write the picture")
