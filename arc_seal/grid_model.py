@@ -1,10 +1,15 @@
-"""A Llama that knows where each cell sits: learned (row, column, plane) embeddings.
+"""A Llama that knows where each cell sits: (row, column, plane) positions for every token.
 
 With 1-D positions alone a model must infer from row separators which cells lie above each
 other, and copying a grid means finding a relative offset that changes with every grid size.
-Here every token of the compact format also gets the embedding of its row, its column and its
-plane (input grid, output grid, or neither), added to its token embedding, so "the cell at the
-same place in the input" is one attention lookup.
+Here every token of the compact format also knows its row, its column and its plane (input
+grid, output grid, or neither), so "the cell at the same place in the input" is one attention
+lookup. Two encodings (``GridLlamaConfig.grid_encoding``):
+
+- ``learned``: row, column and plane embeddings added to the token embedding;
+- ``rotary``: part of each attention head's rotary frequencies turn with the row and the
+  column instead of the sequence position, so attention sees (row, column) offsets directly,
+  the same for every grid size; the plane is a learned embedding.
 
 The positions follow from the token ids alone (``cell_positions``), so training, batched
 prediction and KV-cached generation need nothing beyond the ids. The model is an ordinary
@@ -45,8 +50,12 @@ class GridLlamaConfig(LlamaConfig):
         end_id: int = -1,
         self_edit_id: int = -1,
         digit_ids: list[int] | None = None,
+        grid_encoding: str = "learned",
         **kwargs,
     ):
+        if grid_encoding not in ("learned", "rotary"):
+            raise ValueError(f"grid_encoding must be learned or rotary, got {grid_encoding!r}")
+        self.grid_encoding = grid_encoding
         self.newline_id = newline_id
         self.input_id = input_id
         self.output_id = output_id
@@ -93,16 +102,54 @@ def cell_positions(input_ids: torch.Tensor, config: GridLlamaConfig) -> torch.Te
     return torch.stack([row, col, plane], dim=-1)
 
 
+class GridRotary(nn.Module):
+    """Rotary cos/sin in which a quarter of the frequency pairs follow the row and a quarter the
+    column; the rest follow the sequence position as in Llama. The model sets ``grid`` (the
+    tokens' positions) before each pass."""
+
+    def __init__(self, config: GridLlamaConfig):
+        super().__init__()
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // (
+            config.num_attention_heads
+        )
+        pairs = head_dim // 2
+        per_axis = pairs // 4
+        sequence = pairs - 2 * per_axis
+        theta = (getattr(config, "rope_parameters", None) or {}).get("rope_theta", 10000.0)
+        # Plain floats, not buffers: a checkpoint loads on the meta device first, where
+        # buffers that are not saved would be left uninitialised.
+        self.seq_freq = [theta ** (-i / sequence) for i in range(sequence)]
+        # periods from 2*pi to about 2*pi*16 cells: distinct for every offset within 30 cells
+        self.grid_freq = [16.0 ** (-i / max(1, per_axis)) for i in range(per_axis)]
+        self.grid: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor, position_ids: torch.Tensor):
+        row, col = self.grid[..., 0].float(), self.grid[..., 1].float()
+        seq = position_ids.float().expand_as(row)
+        seq_freq = torch.tensor(self.seq_freq, device=x.device)
+        grid_freq = torch.tensor(self.grid_freq, device=x.device)
+        freqs = torch.cat(
+            [seq[..., None] * seq_freq, row[..., None] * grid_freq, col[..., None] * grid_freq],
+            dim=-1,
+        )
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos().to(x.dtype), emb.sin().to(x.dtype)
+
+
 class GridLlamaModel(LlamaModel):
     config_class = GridLlamaConfig
 
     def __init__(self, config: GridLlamaConfig):
         super().__init__(config)
-        self.row_embed = nn.Embedding(OUTSIDE + 1, config.hidden_size)
-        self.col_embed = nn.Embedding(OUTSIDE + 1, config.hidden_size)
+        if config.grid_encoding == "rotary":
+            self.rotary_emb = GridRotary(config)
+        else:
+            self.row_embed = nn.Embedding(OUTSIDE + 1, config.hidden_size)
+            self.col_embed = nn.Embedding(OUTSIDE + 1, config.hidden_size)
         self.plane_embed = nn.Embedding(PLANES, config.hidden_size)
-        for table in (self.row_embed, self.col_embed, self.plane_embed):
-            nn.init.normal_(table.weight, std=config.initializer_range)
+        for module in self.children():
+            if isinstance(module, nn.Embedding) and module is not self.embed_tokens:
+                nn.init.normal_(module.weight, std=config.initializer_range)
 
     def forward(
         self,
@@ -125,9 +172,14 @@ class GridLlamaModel(LlamaModel):
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
         row, col, plane = grid_positions.unbind(-1)
-        inputs_embeds = (
-            inputs_embeds + self.row_embed(row) + self.col_embed(col) + self.plane_embed(plane)
-        )
+        inputs_embeds = inputs_embeds + self.plane_embed(plane)
+        if self.config.grid_encoding == "rotary":
+            self.rotary_emb.grid = grid_positions
+            try:
+                return super().forward(inputs_embeds=inputs_embeds, **kwargs)
+            finally:
+                self.rotary_emb.grid = None
+        inputs_embeds = inputs_embeds + self.row_embed(row) + self.col_embed(col)
         return super().forward(inputs_embeds=inputs_embeds, **kwargs)
 
 

@@ -76,13 +76,14 @@ def new_llama(
     max_positions: int = 8192,
     vocab_size: int | None = None,
     seed: int = 0,
-    grid_positions: bool = False,
+    grid_positions: str | None = None,
 ) -> PreTrainedModel:
     """A randomly initialised Llama-architecture model for ``tokenizer`` (``vocab_size``
     overrides the vocabulary size, e.g. to time a model shaped like a released one).
 
-    ``grid_positions`` adds (row, column, plane) embeddings (``GridLlamaForCausalLM``); it
-    needs the compact tokenizer, whose structure tokens it reads positions from.
+    ``grid_positions`` (``learned`` or ``rotary``) gives every token its (row, column, plane)
+    (``GridLlamaForCausalLM``); it needs the compact tokenizer, whose structure tokens it reads
+    positions from.
     """
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -113,6 +114,7 @@ def new_llama(
         end_id=ids(COMPACT.end_marker),
         self_edit_id=ids(SELF_EDIT_MARKER),
         digit_ids=ids([str(d) for d in range(10)]),
+        grid_encoding=grid_positions,
         **shape,
     )
     return GridLlamaForCausalLM(config).eval()

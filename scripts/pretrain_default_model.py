@@ -5,7 +5,7 @@ ARC-AGI-1 lacks, minus every task of the subsets in tasks/ and all of ARC-AGI-1'
 set, and on synthetic tasks drawn fresh for every sequence; loss on every output grid. A share
 of the sequences are self-edit prompts with uniformly drawn self-edits, so the policy starts
 with a flat prior over the options. By default the model sees (row, column, plane) positions
-(``arc_seal.grid_model``); ``--no-grid-positions`` trains a plain Llama.
+(``arc_seal.grid_model``); ``--grid-positions none`` trains a plain Llama.
 Checkpoints to --out (safetensors) every few minutes and at the end; --resume continues from
 there, so hours of CPU can be spent across sittings.
 
@@ -67,9 +67,9 @@ def main() -> None:
     )
     p.add_argument(
         "--grid-positions",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="(row, column, plane) embeddings on top of 1-D rotary positions",
+        choices=["learned", "rotary", "none"],
+        default="learned",
+        help="(row, column, plane) positions: learned embeddings, rotary, or none (plain Llama)",
     )
     p.add_argument(
         "--self-edit-fraction",
@@ -100,7 +100,7 @@ def main() -> None:
             args.heads,
             intermediate_size=args.intermediate,
             seed=args.seed,
-            grid_positions=args.grid_positions,
+            grid_positions=None if args.grid_positions == "none" else args.grid_positions,
         )
     model.to(args.device).train()
     optimizer = torch.optim.AdamW(

@@ -2,6 +2,7 @@
 and KV-cached generation that agrees with uncached generation."""
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,8 +21,11 @@ from arc_seal.ttt import TTTConfig, TTTEngine
 TOK = build_compact_tokenizer()
 
 
-def _model(seed: int = 0) -> GridLlamaForCausalLM:
-    return new_llama(TOK, hidden_size=32, layers=2, heads=2, seed=seed, grid_positions=True)
+ENCODINGS = ("learned", "rotary")
+
+
+def _model(seed: int = 0, encoding: str = "learned") -> GridLlamaForCausalLM:
+    return new_llama(TOK, hidden_size=32, layers=2, heads=2, seed=seed, grid_positions=encoding)
 
 
 @given(st.lists(grids(max_side=6), min_size=2, max_size=4))
@@ -50,8 +54,9 @@ def test_digits_outside_a_grid_are_not_cells():
     assert all(p == [OUTSIDE, OUTSIDE, 0] for p in pos[4:])
 
 
-def test_loads_through_the_auto_classes_without_remote_code(tmp_path):
-    model = _model()
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_loads_through_the_auto_classes_without_remote_code(tmp_path, encoding):
+    model = _model(encoding=encoding)
     model.save_pretrained(tmp_path)
     loaded = AutoModelForCausalLM.from_pretrained(tmp_path, trust_remote_code=False)
     assert type(loaded) is GridLlamaForCausalLM
@@ -60,9 +65,10 @@ def test_loads_through_the_auto_classes_without_remote_code(tmp_path):
         assert torch.equal(model(ids).logits, loaded(ids).logits)
 
 
-def test_cached_generation_matches_uncached_generation():
-    model = _model(seed=3)
-    for table in (model.model.row_embed, model.model.col_embed, model.model.embed_tokens):
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_cached_generation_matches_uncached_generation(encoding):
+    model = _model(seed=3, encoding=encoding)
+    for table in (model.model.plane_embed, model.model.embed_tokens):
         torch.nn.init.normal_(table.weight, std=1.0)  # a random model with varied answers
     task = make_task("flip_lr", np.random.default_rng(0), min_side=3, max_side=4)
     prompt = torch.tensor([TaskEncoder(TOK).prompt_ids(task.train, task.test[0].input)])
@@ -83,21 +89,22 @@ def test_cached_generation_matches_uncached_generation():
     assert not torch.allclose(full, shifted.logits[0, n - 1 : -1])
 
 
-def test_lora_trains_and_predicts_and_full_fine_tuning_reaches_the_grid_tables():
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_lora_trains_and_predicts_and_full_fine_tuning_reaches_the_grid_tables(encoding):
     task = make_task("identity", np.random.default_rng(1), n_train=3, min_side=2, max_side=3)
-    engine = TTTEngine(_model(), TOK, TTTConfig(lora_r=8, lora_alpha=8))
+    engine = TTTEngine(_model(encoding=encoding), TOK, TTTConfig(lora_r=8, lora_alpha=8))
     config = TTTConfig(epochs=4, learning_rate=1e-2, max_sequences=8, lora_r=8, lora_alpha=8)
     result = engine.train(task, config)
     assert result.ok and result.losses[-1] < result.losses[0]
     predictions = predict(engine.model, engine.encoder, task, PredictConfig(views=("identity",)))
     assert predictions[0].attempts  # answers decode under the grammar
 
-    model = _model()
-    before = model.model.row_embed.weight.detach().clone()
+    model = _model(encoding=encoding)
+    before = model.model.plane_embed.weight.detach().clone()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     seq = TaskEncoder(TOK).training_sequence(task, "output_tokens")
     ids, labels = torch.tensor([seq.ids]), torch.tensor([seq.labels])
     model.train()
     model(ids, labels=labels).loss.backward()
     optimizer.step()
-    assert not torch.equal(before, model.model.row_embed.weight)
+    assert not torch.equal(before, model.model.plane_embed.weight)

@@ -147,3 +147,19 @@ def test_free_sampling_returns_text_for_the_parser():
     assert text == sample_free(model, TaskEncoder(tok), task, seed=0, max_new_tokens=16)
     with pytest.raises(InvalidSelfEdit):  # an untrained model writes no valid self-edit
         parse_self_edit(text)
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("{" * 1_000_000, "reply has 1000000 characters; a self-edit takes at most 10000"),
+        ('{"training": {"learning_rate": ' + "9" * 5000 + "}}", "no JSON object found"),
+        (
+            REFERENCE_TEXT.replace('"learning_rate": 0.0001', '"learning_rate": ' + "9" * 4000),
+            "a number is too large",
+        ),
+    ],
+)
+def test_hostile_replies_are_invalid_self_edits(text, reason):
+    with pytest.raises(InvalidSelfEdit, match=reason):
+        parse_self_edit(text)
