@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from arc_seal.grid import Task
 from arc_seal.predict import predict, score
 from arc_seal.synthetic import RULES, generate_tasks
 from arc_seal.training import collate
-from arc_seal.ttt import ORACLE, TTTEngine
+from arc_seal.ttt import TTTEngine
 
 BENCHMARK_ROWS = ("icl", "oracle")
 # A seed the pretraining script never draws synthetic tasks from (it draws them from its own
@@ -54,14 +54,7 @@ def score_tasks(
             start = time.perf_counter()
             failure = None
             if row == "oracle":
-                oracle = replace(
-                    config.ttt,
-                    families=ORACLE.families,
-                    strategy=ORACLE.strategy,
-                    learning_rate=config.oracle_learning_rate,
-                    epochs=config.oracle_epochs,
-                )
-                result = engine.train(task, oracle)
+                result = engine.train(task, config.oracle_ttt())
                 failure = result.failure
             solved, cells, shapes = False, 0.0, 0.0
             if failure is None:

@@ -92,6 +92,18 @@ class RunConfig:
     def __post_init__(self) -> None:
         check(self)
 
+    def oracle_ttt(self, seed: int = 0) -> TTTConfig:
+        """The oracle's TTT: the reference's families and loss, this config's oracle learning
+        rate and epochs, the rest as ``ttt``."""
+        return dataclasses.replace(
+            self.ttt,
+            families=ORACLE.families,
+            strategy=ORACLE.strategy,
+            learning_rate=self.oracle_learning_rate,
+            epochs=self.oracle_epochs,
+            seed=seed,
+        )
+
     def space(self) -> SelfEditSpace:
         return SelfEditSpace(tuple(self.learning_rates), tuple(self.epoch_options))
 

@@ -36,7 +36,7 @@ from arc_seal.render import render_task
 from arc_seal.report import Tracker, results_markdown, submission
 from arc_seal.rest_em import reinforced, sft_policy
 from arc_seal.self_edit import InvalidSelfEdit, parse_self_edit, sample_free, sample_schema
-from arc_seal.ttt import ORACLE, TTTConfig, TTTEngine
+from arc_seal.ttt import TTTConfig, TTTEngine
 
 log = logging.getLogger(__name__)
 
@@ -180,15 +180,7 @@ class Experiment:
             return answer(task, self.engine, self.config)
 
     def oracle(self, task: Task, seed: int) -> dict:
-        oracle = replace(
-            self.config.ttt,
-            families=ORACLE.families,
-            strategy=ORACLE.strategy,
-            learning_rate=self.config.oracle_learning_rate,
-            epochs=self.config.oracle_epochs,
-            seed=seed,
-        )
-        return ttt_job(self.engine, task, oracle, self.config)
+        return ttt_job(self.engine, task, self.config.oracle_ttt(seed), self.config)
 
     def self_edit(self, task: Task, seed: int) -> dict:
         return self_edit_job(self.engine, task, self.config, seed)
