@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -173,7 +174,7 @@ def _flags(cls: type = RunConfig, prefix: str = "") -> list[tuple[str, dataclass
 def _parser_for(kind: Any):
     """The argparse ``type`` for one value of a field: "null" or "none" unsets an optional."""
     base, optional = split_optional(kind)
-    item = base.__args__[0] if getattr(base, "__origin__", None) is tuple else base
+    item = typing.get_args(base)[0] if typing.get_origin(base) is tuple else base
 
     def parse(text: str):
         if optional and text.lower() in ("null", "none"):
@@ -208,7 +209,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 help=help_text,
             )
             continue
-        is_list = getattr(base, "__origin__", None) is tuple
+        is_list = typing.get_origin(base) is tuple
         group.add_argument(
             flag,
             dest=name,

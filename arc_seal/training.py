@@ -85,10 +85,10 @@ def optimizer_step(
     """One optimizer step over ``chunks`` (gradient accumulation, each chunk weighted by its
     labelled tokens); returns the mean loss. A non-finite loss raises ``FloatingPointError``
     with no update made."""
-    total = sum(int((labels[:, 1:] != IGNORE).sum()) for _, _, labels in chunks)
+    counts = [int((labels[:, 1:] != IGNORE).sum()) for _, _, labels in chunks]
+    total = sum(counts)
     loss_sum = 0.0
-    for ids, mask, labels in chunks:
-        n = int((labels[:, 1:] != IGNORE).sum())
+    for (ids, mask, labels), n in zip(chunks, counts, strict=True):
         if autocast is None:
             loss = causal_lm_loss(model, ids, mask, labels)
         else:

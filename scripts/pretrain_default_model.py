@@ -110,6 +110,7 @@ def main() -> None:
         optimizer.load_state_dict(torch.load(args.out / "optimizer.pt", weights_only=True))
 
     schedule = cosine_with_warmup(args.total_steps, args.warmup, floor=0.1)
+    params = [p for p in model.parameters() if p.requires_grad]
 
     tasks = pretraining_tasks()
     n_params = sum(p.numel() for p in model.parameters())
@@ -165,7 +166,6 @@ def main() -> None:
         for g in optimizer.param_groups:
             g["lr"] = args.lr * schedule(state["step"])
         chunks = [collate(pool[i : i + 8], encoder.pad_id, device) for i in range(0, len(pool), 8)]
-        params = [p for p in model.parameters() if p.requires_grad]
         loss_value = optimizer_step(model, params, chunks, optimizer, grad_clip=1.0)
         state["step"] += 1
         state["tokens"] += sum(len(s.ids) for s in pool)
