@@ -21,7 +21,7 @@ from tqdm import tqdm
 from arc_seal.config import RunConfig
 from arc_seal.encoding import IGNORE, TaskEncoder
 from arc_seal.grid import Task
-from arc_seal.predict import predict, score
+from arc_seal.predict import Verdict, predict, score, trivial_cell_accuracy
 from arc_seal.synthetic import RULES, generate_tasks
 from arc_seal.training import collate
 from arc_seal.ttt import TTTEngine
@@ -39,6 +39,8 @@ class TaskScore:
     solved: bool
     cell_accuracy: float
     shape_accuracy: float
+    trivial_cell_accuracy: float
+    truth_in_candidates: float
     seconds: float
     failure: str | None = None
 
@@ -56,15 +58,26 @@ def score_tasks(
             if row == "oracle":
                 result = engine.train(task, config.oracle_ttt())
                 failure = result.failure
-            solved, cells, shapes = False, 0.0, 0.0
+            trivial = float(np.mean([trivial_cell_accuracy(e.input, e.output) for e in task.test]))
+            verdict = Verdict(False, [], 0.0, 0.0, trivial, 0.0)
             if failure is None:
                 with engine.base_model() if row == "icl" else nullcontext():
                     predictions = predict(engine.model, engine.encoder, task, config.predict)
                 verdict = score(task, predictions)
-                solved, cells = verdict.solved, verdict.cell_accuracy
-                shapes = verdict.shape_accuracy
             seconds = round(time.perf_counter() - start, 2)
-            out.append(TaskScore(task.id, row, solved, cells, shapes, seconds, failure))
+            out.append(
+                TaskScore(
+                    task.id,
+                    row,
+                    verdict.solved,
+                    verdict.cell_accuracy,
+                    verdict.shape_accuracy,
+                    verdict.trivial_cell_accuracy,
+                    verdict.truth_in_candidates,
+                    seconds,
+                    failure,
+                )
+            )
     return out
 
 
@@ -128,7 +141,9 @@ def summary(
                 "solved": sum(s.solved for s in items),
                 "tasks": len(items),
                 "cell_accuracy": float(np.mean([s.cell_accuracy for s in items])),
+                "trivial_cell_accuracy": float(np.mean([s.trivial_cell_accuracy for s in items])),
                 "shape_accuracy": float(np.mean([s.shape_accuracy for s in items])),
+                "truth_in_candidates": float(np.mean([s.truth_in_candidates for s in items])),
                 "seconds_per_task": float(np.mean([s.seconds for s in items])),
                 "failed": sum(s.failure is not None for s in items),
             }
@@ -142,14 +157,16 @@ def summary_markdown(title: str, table: dict[str, dict[str, dict]]) -> str:
     lines = [
         f"# {title}",
         "",
-        "| row | group | solved (pass@2) | cell accuracy | shape accuracy | s / task | failed |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| row | group | solved (pass@2) | right answer among candidates | cell accuracy "
+        "| trivial answer | shape accuracy | s / task | failed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row, groups in table.items():
         for g, r in groups.items():
             lines.append(
                 f"| {row} | {g} | {r['solved']} / {r['tasks']} "
-                f"({100 * r['solved'] / r['tasks']:.0f}%) | {r['cell_accuracy']:.3f} "
+                f"({100 * r['solved'] / r['tasks']:.0f}%) | {r['truth_in_candidates']:.2f} "
+                f"| {r['cell_accuracy']:.3f} | {r['trivial_cell_accuracy']:.3f} "
                 f"| {r['shape_accuracy']:.3f} | {r['seconds_per_task']:.1f} | {r['failed']} |"
             )
     return "\n".join(lines) + "\n"

@@ -91,7 +91,7 @@ class TaskEncoder:
         text, offset = self._wrap(body)
         enc = self.tokenizer(text, add_special_tokens=not self.chat, return_offsets_mapping=True)
         prompt = enc["input_ids"]
-        answer = self._tokens(self.format.answer_text(query.output))
+        answer = self.answer_ids(query.output)
         if strategy == "all_tokens":
             prompt_labels = list(prompt)
         elif demo_outputs:
@@ -103,6 +103,10 @@ class TaskEncoder:
         else:
             prompt_labels = [IGNORE] * len(prompt)
         return Encoded(prompt + answer, prompt_labels + answer)
+
+    def answer_ids(self, grid: Grid) -> list[int]:
+        """An answer's tokens (the grid and the end marker), tokenized apart from its prompt."""
+        return self._tokens(self.format.answer_text(grid))
 
     def decode_answer(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)

@@ -4,8 +4,10 @@ Rows, as in the reference table: ``icl`` (no TTT), ``no_rl`` (TTT with self-edit
 un-reinforced policy), ``seal`` (self-edits from the reinforced policy) and ``oracle`` (the
 oracle TTT configuration); ``oracle_train`` scores the oracle on the train tasks. Accuracy
 counts correct (task, sample) pairs over all pairs, a failed job counting as wrong; the dense
-scores (cell and shape accuracy) average the jobs that answered. A row says how many of its
-jobs failed and why, and a row of tasks without known outputs says it is not scored.
+scores (cell and shape accuracy) average the jobs that answered, beside what a trivial answer
+scores on the same jobs (``per_task_cells``: [cell accuracy, trivial answer's] per job). A row
+says how many of its jobs failed and why, and a row of tasks without known outputs says it is
+not scored.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ def row_summary(records: list[JobRecord], task_ids: list[str]) -> dict:
     total = sum(len(v) for v in per_task.values())
     correct = sum(sum(v) for v in per_task.values())
     dense = [r for r in answered if r.scored]
+
+    def mean(field: str) -> float | None:
+        values = [getattr(r, field) for r in dense if getattr(r, field) is not None]
+        return float(np.mean(values)) if values else None
+
     return {
         "jobs": len(records),
         "failed": len(failed),
@@ -53,8 +60,18 @@ def row_summary(records: list[JobRecord], task_ids: list[str]) -> dict:
         "correct": correct,
         "total": total,
         "per_task": per_task,
-        "cell_accuracy": float(np.mean([r.cell_accuracy for r in dense])) if dense else None,
-        "shape_accuracy": float(np.mean([r.shape_accuracy for r in dense])) if dense else None,
+        "cell_accuracy": mean("cell_accuracy"),
+        "trivial_cell_accuracy": mean("trivial_cell_accuracy"),
+        "shape_accuracy": mean("shape_accuracy"),
+        "truth_in_candidates": mean("truth_in_candidates"),
+        "per_task_cells": {
+            t: [
+                [round(r.cell_accuracy, 4), round(r.trivial_cell_accuracy or 0.0, 4)]
+                for r in dense
+                if r.task_id == t
+            ]
+            for t in task_ids
+        },
     }
 
 

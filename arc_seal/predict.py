@@ -1,24 +1,35 @@
-"""Voted prediction: ask the model under many views of a task, map answers back, vote.
+"""Prediction: ask the model under many views of a task, map answers back, pick two.
 
 For each test input the queries are every context (all demonstrations, and each leave-1
-subset), each in two orders, each seen through several invertible transforms. Answers are
-decoded greedily in batches, parsed, mapped back through the transform's inverse, and voted
-hierarchically: the best candidates within each transform first, then across transforms.
-The top two are the attempts; pass@2 scores them.
+subset), each in two orders, each seen through several invertible transforms. Each query's
+answers (the greedy one, or every answer above a probability cutoff, ``arc_seal.decode``) are
+parsed and mapped back through the transform's inverse. The two attempts are then chosen by a
+hierarchical vote (the best candidates within each transform first, then across transforms)
+or by product of experts: each distinct candidate's log-likelihood summed over augmented views
+of the task, which rewards an answer that stays consistent however the task is shown.
+pass@2 scores the attempts.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList, PreTrainedTokenizerBase
+from transformers import DynamicCache
 
-from arc_seal.augment import D8, Transform, transform_task
+from arc_seal.augment import (
+    D8,
+    IDENTITY,
+    Transform,
+    compose,
+    random_colour_permutation,
+    transform_task,
+)
+from arc_seal.decode import CACHE_ARG, GridGrammar, model_inputs, search
 from arc_seal.encoding import TaskEncoder
 from arc_seal.formats import TextFormat, Unparseable
 from arc_seal.grid import MAX_SIDE, Example, Grid, Task, grid_key, grids_equal
@@ -44,6 +55,26 @@ class PredictConfig:
     attempts: int = setting(2, "attempts kept per test input (pass@k)", ge=1)
     per_view: int = setting(2, "candidates each view puts forward to the vote across views", ge=1)
     batch_size: int = setting(16, "prompts decoded together", ge=1)
+    candidates: str = setting(
+        "greedy",
+        "answers per query: the greedy one, or every answer above `cutoff` (dfs; the compact "
+        "tokenizer's grid grammar only)",
+        choices=("greedy", "dfs"),
+    )
+    cutoff: float = setting(0.1, "dfs: keep answers at least this probable", gt=0, lt=1)
+    max_candidates: int = setting(8, "dfs: at most this many answers per query", ge=1)
+    max_expansions: int = setting(
+        4096, "dfs: at most this many answer prefixes fed to the model per query", ge=1
+    )
+    scoring: str = setting(
+        "vote",
+        "how attempts are chosen: a hierarchical vote over the queries' answers, or each "
+        "distinct answer's summed log-likelihood over `scoring_views` views (poe)",
+        choices=("vote", "poe"),
+    )
+    scoring_views: int = setting(
+        8, "poe: views (D8 transforms, recolourings, demonstration orders) per candidate", ge=1
+    )
     max_new_tokens: int | None = setting(
         None, "decoding budget per answer; null: enough for a 30x30 grid", ge=1
     )
@@ -72,6 +103,8 @@ class Candidate:
     view: str
     grid: Grid | None
     reason: str | None = None
+    logprob: float | None = None
+    """The answer's log-probability in its query's view, when decoding by search."""
 
 
 @dataclass(frozen=True)
@@ -85,14 +118,28 @@ class Verdict:
     """pass@2 per test input; the task counts only if every test input is solved.
 
     ``cell_accuracy``: fraction of cells right in the best attempt (0 when its shape is
-    wrong); ``shape_accuracy``: whether any attempt has the right shape. Both are averaged
-    over test inputs, and show progress while exact solves are rare.
+    wrong); ``shape_accuracy``: whether any attempt has the right shape. Both show progress
+    while exact solves are rare, and ``trivial_cell_accuracy`` says what they are worth: the
+    cell accuracy of the better trivial answer at the true shape (the most common colour of
+    the output everywhere, or the input copied when the shapes agree). ``truth_in_candidates``:
+    whether the right answer was among the candidates at all. All are averaged over test
+    inputs.
     """
 
     solved: bool
     per_test: list[bool]
     cell_accuracy: float
     shape_accuracy: float
+    trivial_cell_accuracy: float
+    truth_in_candidates: float
+
+
+def trivial_cell_accuracy(input: Grid, truth: Grid) -> float:
+    """The better of two answers that need no understanding: the output's most common colour
+    everywhere, and the input copied (when its shape is the output's)."""
+    one_colour = np.bincount(truth.ravel()).max() / truth.size
+    copied = float(np.mean(input == truth)) if input.shape == truth.shape else 0.0
+    return float(max(one_colour, copied))
 
 
 def build_queries(task: Task, test_index: int, config: PredictConfig) -> list[Query]:
@@ -159,123 +206,173 @@ def shape_rule(context: list[Example], query: Grid) -> tuple[int, int] | None:
     return outputs.pop() if len(outputs) == 1 else None
 
 
-class GridGrammar(LogitsProcessor):
-    """Lets the compact tokenizer write only grids: cell symbols, each row as wide as the first
-    (or as a known shape says), at most 30x30, then the end marker. Every answer parses."""
-
-    def __init__(
-        self,
-        tokenizer: PreTrainedTokenizerBase,
-        end_marker: str,
-        start: int,
-        shapes: list[tuple | None],
-    ):
-        self.cells = torch.tensor(tokenizer.convert_tokens_to_ids([str(c) for c in range(10)]))
-        self.newline = tokenizer.convert_tokens_to_ids("\n")
-        self.end = tokenizer.convert_tokens_to_ids(end_marker)
-        self.start, self.shapes = start, shapes
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        written = input_ids[:, self.start :].cpu()
-        is_newline = written == self.newline
-        rows = is_newline.sum(1).tolist()
-        n = written.shape[1]
-        positions = torch.arange(n).expand_as(written)
-        current = (
-            (n - 1 - torch.where(is_newline, positions, -1).max(1).values).tolist()
-            if n
-            else [0] * len(rows)
-        )
-        first = is_newline.int().argmax(1).tolist() if n else [0] * len(rows)
-        allowed = torch.zeros_like(scores, dtype=torch.bool)
-        for b, (height, width) in enumerate(s or (MAX_SIDE, None) for s in self.shapes):
-            r, c = rows[b], current[b]
-            if r and width is None:
-                width = first[b]
-            if c == 0 and r < height:
-                allowed[b, self.cells] = True
-            if c == 0 and r and (r == height or self.shapes[b] is None):
-                allowed[b, self.end] = True
-            if c and (width is None or c < width) and c < MAX_SIDE:
-                allowed[b, self.cells] = True
-            if c and (width is None or c == width):
-                allowed[b, self.newline] = True
-            if not allowed[b].any():  # finished: whatever follows is padding
-                allowed[b] = True
-        return scores.masked_fill(~allowed, float("-inf"))
-
-
 @torch.no_grad()
 def generate(
-    model: torch.nn.Module,
-    encoder: TaskEncoder,
-    prompts: list[list[int]],
-    batch_size: int,
-    max_new_tokens: int,
-    shapes: list[tuple[int, int] | None] | None = None,
+    model: torch.nn.Module, encoder: TaskEncoder, prompts: list[list[int]], config: PredictConfig
 ) -> list[str]:
-    """Greedy answers to token-id prompts, batched by length with left padding. With the
-    compact tokenizer the answers are decoded under ``GridGrammar`` (``shapes``: a known
-    output shape per prompt, or None)."""
+    """Greedy answers from ``model.generate`` for a chat model, whose tokenizer has no grid
+    grammar: batched by length with left padding, stopping at the end marker's text."""
     tokenizer = encoder.tokenizer
-    pad_id = encoder.pad_id
     device = next(model.parameters()).device
-    stop = {
-        "eos_token_id": [i for i in (encoder.end_token_id, tokenizer.eos_token_id) if i is not None]
-    }
-    if encoder.end_token_id is None:
-        stop.update(stop_strings=[encoder.format.end_marker], tokenizer=tokenizer)
-    shapes = shapes or [None] * len(prompts)
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     answers = [""] * len(prompts)
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
+    for start in range(0, len(order), config.batch_size):
+        batch = order[start : start + config.batch_size]
         width = max(len(prompts[i]) for i in batch)
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        ids = torch.full((len(batch), width), encoder.pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, i in enumerate(batch):
             ids[row, width - len(prompts[i]) :] = torch.tensor(prompts[i])
             mask[row, width - len(prompts[i]) :] = 1
-        grammar = {}
-        if not encoder.chat:
-            marker = encoder.format.end_marker
-            rule = GridGrammar(tokenizer, marker, width, [shapes[i] for i in batch])
-            grammar = {"logits_processor": LogitsProcessorList([rule])}
         out = model.generate(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
-            max_new_tokens=max_new_tokens,
+            max_new_tokens=config.max_new_tokens or encoder.max_answer_tokens,
             do_sample=False,
-            pad_token_id=pad_id,
-            **stop,
-            **grammar,
+            pad_token_id=encoder.pad_id,
+            eos_token_id=tokenizer.eos_token_id,
+            stop_strings=[encoder.format.end_marker],
+            tokenizer=tokenizer,
         )
         for row, i in enumerate(batch):
             answers[i] = encoder.decode_answer(out[row, width:].tolist())
     return answers
 
 
+def candidates_for(
+    model: torch.nn.Module, encoder: TaskEncoder, queries: list[Query], config: PredictConfig
+) -> list[list[Candidate]]:
+    """Every query's answers, mapped back to the task's orientation: greedy or by search
+    under the grid grammar (compact tokenizer), greedy via ``generate`` (chat models)."""
+    prompts = [encoder.prompt_ids(q.context, q.input) for q in queries]
+    if encoder.chat:
+        if config.candidates != "greedy":
+            raise ValueError(
+                f"candidates={config.candidates!r} needs the compact tokenizer's grid grammar; "
+                "chat models decode greedily"
+            )
+        texts = generate(model, encoder, prompts, config)
+        return [[c] for c in read_answers(queries, texts, encoder.format)]
+    grammar = GridGrammar(encoder.tokenizer, encoder.format.end_marker)
+    shapes = [shape_rule(q.context, q.input) if config.infer_shape else None for q in queries]
+    found = search(
+        model,
+        grammar,
+        prompts,
+        shapes,
+        encoder.pad_id,
+        cutoff=config.cutoff if config.candidates == "dfs" else None,
+        max_candidates=config.max_candidates,
+        max_expansions=config.max_expansions,
+        batch_size=config.batch_size,
+        max_new_tokens=config.max_new_tokens,
+    )
+    out = []
+    for q, answers in zip(queries, found, strict=True):
+        texts = [encoder.decode_answer(list(a.tokens)) for a in answers]
+        parsed = read_answers([q] * len(texts), texts, encoder.format)
+        mine = [replace(c, logprob=a.logprob) for c, a in zip(parsed, answers, strict=True)]
+        out.append(mine or [Candidate(q.view.name, None, "no complete answer within the bounds")])
+    return out
+
+
+def scoring_views(task: Task, count: int, seed: int) -> list[tuple[Transform, list[Example]]]:
+    """``count`` views to score candidates under: the task as given, then each D8 transform
+    in turn, each with a random recolouring (0 kept) and a random demonstration order."""
+    rng = np.random.default_rng(seed)
+    views = [(IDENTITY, list(task.train))]
+    for k in range(1, count):
+        view = compose(D8[k % len(D8)], random_colour_permutation(rng))
+        views.append((view, [task.train[i] for i in rng.permutation(len(task.train))]))
+    return views
+
+
+@torch.no_grad()
+def answer_logprobs(
+    model: torch.nn.Module,
+    encoder: TaskEncoder,
+    context: list[Example],
+    query: Grid,
+    answers: list[Grid],
+) -> list[float]:
+    """Log-likelihood of each answer (its tokens and end marker) after the prompt: the prompt
+    runs once, its cache is shared by every answer, and the answers go through in one batch."""
+    device = next(model.parameters()).device
+    prompt = torch.tensor([encoder.prompt_ids(context, query)], device=device)
+    tokens = [encoder.answer_ids(a) for a in answers]
+    n, length, width = len(tokens), prompt.shape[1], max(map(len, tokens))
+    cache = DynamicCache()
+    first = model(
+        input_ids=prompt,
+        use_cache=True,
+        logits_to_keep=1,
+        **{CACHE_ARG: cache},
+        **model_inputs(model, prompt, length),
+    )
+    cache.batch_repeat_interleave(n)
+    ids = torch.full((n, width), encoder.pad_id, dtype=torch.long, device=device)
+    real = torch.zeros_like(ids)
+    for row, t in enumerate(tokens):
+        ids[row, : len(t)] = torch.tensor(t)
+        real[row, : len(t)] = 1
+    rest = model(
+        input_ids=ids,
+        attention_mask=torch.cat([torch.ones_like(prompt).expand(n, -1), real], dim=1),
+        position_ids=torch.arange(length, length + width, device=device).expand(n, -1),
+        use_cache=True,
+        **{CACHE_ARG: cache},
+        **model_inputs(model, torch.cat([prompt.expand(n, -1), ids], dim=1), width),
+    )
+    logits = torch.cat([first.logits.expand(n, -1, -1), rest.logits[:, :-1]], dim=1)
+    picked = torch.log_softmax(logits.float(), dim=-1).gather(2, ids[..., None])[..., 0]
+    return (picked * real).sum(1).tolist()
+
+
+def rank_by_likelihood(
+    model: torch.nn.Module,
+    encoder: TaskEncoder,
+    task: Task,
+    test_index: int,
+    candidates: list[Candidate],
+    config: PredictConfig,
+) -> tuple[list[Grid], list[float]]:
+    """Product of experts: each distinct candidate scored by its summed log-likelihood over
+    ``config.scoring_views`` views of the task; best first, votes breaking ties."""
+    order = vote(candidates, attempts=len(candidates), per_view=len(candidates))
+    if not order:
+        return [], []
+    query = task.test[test_index].input
+    scores = np.zeros(len(order))
+    for view, demos in scoring_views(task, config.scoring_views, config.seed):
+        context = [Example(view(e.input), view(e.output)) for e in demos]
+        shown = [view(g) for g in order]
+        scores += answer_logprobs(model, encoder, context, view(query), shown)
+    ranked = sorted(range(len(order)), key=lambda i: (-scores[i], i))
+    return [order[i] for i in ranked], [float(scores[i]) for i in ranked]
+
+
 def predict(
     model: torch.nn.Module, encoder: TaskEncoder, task: Task, config: PredictConfig | None = None
 ) -> list[Prediction]:
-    """Two voted attempts per test input. ``model`` may carry an adapter or be the bare base
-    model (the ICL baseline)."""
+    """Attempts per test input. ``model`` may carry an adapter or be the bare base model (the
+    ICL baseline)."""
     config = config or PredictConfig()
     queries = [build_queries(task, i, config) for i in range(len(task.test))]
-    flat = [q for qs in queries for q in qs]
-    prompts = [encoder.prompt_ids(q.context, q.input) for q in flat]
-    shapes = [shape_rule(q.context, q.input) if config.infer_shape else None for q in flat]
-    max_new = config.max_new_tokens or encoder.max_answer_tokens
     was_training = model.training
     model.eval()
+    out = []
     try:
-        texts = iter(generate(model, encoder, prompts, config.batch_size, max_new, shapes))
+        found = iter(candidates_for(model, encoder, [q for qs in queries for q in qs], config))
+        for i, qs in enumerate(queries):
+            candidates = [c for _ in qs for c in next(found)]
+            if config.scoring == "poe":
+                attempts = rank_by_likelihood(model, encoder, task, i, candidates, config)[0]
+                attempts = attempts[: config.attempts]
+            else:
+                attempts = vote(candidates, config.attempts, config.per_view)
+            out.append(Prediction(attempts, candidates))
     finally:
         model.train(was_training)
-    out = []
-    for qs in queries:
-        candidates = read_answers(qs, [next(texts) for _ in qs], encoder.format)
-        out.append(Prediction(vote(candidates, config.attempts, config.per_view), candidates))
     return out
 
 
@@ -292,8 +389,8 @@ def read_answers(queries: list[Query], texts: list[str], fmt: TextFormat) -> lis
 
 
 def score(task: Task, predictions: list[Prediction]) -> Verdict:
-    """pass@2 against the task's test outputs, with cell and shape accuracy of the best attempt."""
-    per_test, cells, shapes = [], [], []
+    """pass@2 against the task's test outputs, with the dense scores of ``Verdict``."""
+    per_test, cells, shapes, trivial, covered = [], [], [], [], []
     for i, (example, pred) in enumerate(zip(task.test, predictions, strict=True)):
         truth = example.output
         if truth is None:
@@ -302,4 +399,14 @@ def score(task: Task, predictions: list[Prediction]) -> Verdict:
         same_shape = [a for a in pred.attempts if a.shape == truth.shape]
         shapes.append(float(bool(same_shape)))
         cells.append(max((float(np.mean(a == truth)) for a in same_shape), default=0.0))
-    return Verdict(all(per_test), per_test, float(np.mean(cells)), float(np.mean(shapes)))
+        trivial.append(trivial_cell_accuracy(example.input, truth))
+        found = any(c.grid is not None and grids_equal(c.grid, truth) for c in pred.candidates)
+        covered.append(float(found or per_test[-1]))
+    return Verdict(
+        all(per_test),
+        per_test,
+        float(np.mean(cells)),
+        float(np.mean(shapes)),
+        float(np.mean(trivial)),
+        float(np.mean(covered)),
+    )

@@ -58,6 +58,9 @@ class JobRecord:
     per_test: list[bool] | None = None
     cell_accuracy: float | None = None
     shape_accuracy: float | None = None
+    trivial_cell_accuracy: float | None = None
+    """What a trivial answer scores at the true shape (``predict.Verdict``)."""
+    truth_in_candidates: float | None = None
     attempts: list[list[list[list[int]]]] | None = None
     """Per test input, the attempts as nested lists of cells."""
     failure: str | None = None

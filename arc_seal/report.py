@@ -31,16 +31,17 @@ def results_markdown(results: dict) -> str:
     lines = [
         f"# {results['subset']}: {results['model']} (seed {results['seed']})",
         "",
-        "| setting | pass@2 accuracy | correct / total | cell accuracy | shape accuracy | failed |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| setting | pass@2 accuracy | correct / total | cell accuracy | trivial answer "
+        "| shape accuracy | failed |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     rows = results["rows"]
     for name in (n for n in TABLE_ROWS if n in rows):
         r = rows[name]
         lines.append(
             f"| {ROW_NAMES[name]} | {_accuracy(r)} | {r['correct']} / {r['total']} "
-            f"| {_score(r['cell_accuracy'])} | {_score(r['shape_accuracy'])} "
-            f"| {r['failed']} / {r['jobs']} |"
+            f"| {_score(r['cell_accuracy'])} | {_score(r.get('trivial_cell_accuracy'))} "
+            f"| {_score(r['shape_accuracy'])} | {r['failed']} / {r['jobs']} |"
         )
     for name in (n for n in TABLE_ROWS if n in rows and rows[n]["failures"]):
         reasons = "; ".join(f"{n} x {why}" for why, n in rows[name]["failures"].items())
@@ -56,7 +57,12 @@ def results_markdown(results: dict) -> str:
             cells.append(f"{sum(outcomes)}/{len(outcomes)}" if outcomes else "-")
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     seconds = ", ".join(f"{k} {v:.0f}s" for k, v in results["seconds"].items())
-    return "\n".join(lines + ["", f"Time: {seconds}", ""])
+    note = (
+        "Trivial answer: the cell accuracy of the better of two answers that need no "
+        "understanding, at the true shape (the output's most common colour everywhere, or the "
+        "input copied), on the same jobs; a cell accuracy below it is no evidence of skill."
+    )
+    return "\n".join(lines + ["", note, "", f"Time: {seconds}", ""])
 
 
 def _spread(values: list[float], fmt: str, unit: str = "") -> str:

@@ -51,7 +51,9 @@ def reinforced(records: list[JobRecord], rule: str, baselines: dict[str, float])
 
     ``binary``: every valid self-edit whose adapted model solved its task (pass@2).
     ``best_of_n``: per task, the valid self-edit with the highest dense score (cell accuracy
-    of the best attempt), provided it beats the un-adapted model's score ``baselines[task]``.
+    of the best attempt), provided it beats both the un-adapted model's score
+    ``baselines[task]`` and a trivial answer's (one colour, or the input copied): a self-edit
+    that merely paints the background is not worth learning.
     """
     valid = [r for r in records if r.self_edit is not None and r.failure is None and r.scored]
     if rule == "binary":
@@ -62,7 +64,8 @@ def reinforced(records: list[JobRecord], rule: str, baselines: dict[str, float])
     for task_id in sorted({r.task_id for r in valid}):
         mine = sorted((r for r in valid if r.task_id == task_id), key=lambda r: r.sample)
         best = max(mine, key=lambda r: r.cell_accuracy)  # first of equals
-        if best.cell_accuracy > baselines.get(task_id, 0.0):
+        floor = max(baselines.get(task_id, 0.0), best.trivial_cell_accuracy or 0.0)
+        if best.cell_accuracy > floor:
             chosen.append(best)
     return chosen
 

@@ -65,6 +65,8 @@ def answer(task: Task, engine: TTTEngine, config: RunConfig) -> dict:
             "per_test": verdict.per_test,
             "cell_accuracy": verdict.cell_accuracy,
             "shape_accuracy": verdict.shape_accuracy,
+            "trivial_cell_accuracy": verdict.trivial_cell_accuracy,
+            "truth_in_candidates": verdict.truth_in_candidates,
         }
     return fields
 

@@ -1,15 +1,20 @@
-"""LoRA test-time training: one adapter, trained per self-edit, reset in place between runs.
+"""Test-time training: the model adapted per self-edit, reset in place between runs.
 
-The base model is wrapped once; each run restores the adapter's initial weights (LoRA B is
-zero, so a reset adapter reproduces the base model exactly), builds the task's leave-out
-data, and trains with AdamW and a cosine schedule on length-grouped batches, so little compute
-is spent on padding. Failures (NaN loss, out of memory, a step budget exceeded, nothing that
-fits) end the run with a reason instead of an exception.
+With LoRA the base model is wrapped once and each run restores the adapter's initial weights
+(LoRA B is zero, so a reset adapter reproduces the base model exactly). With full fine-tuning,
+for models so small that an adapter saves nothing, every weight trains and each run copies the
+base weights back in place (no reload). A run builds the task's leave-out data and trains with
+AdamW and a cosine schedule on length-grouped batches, so little compute is spent on padding.
+An epoch is one pass over the data, or, with ``tokens_per_epoch``, a fixed number of trained
+tokens, so that a long task costs what a short one does. Failures (NaN loss, out of memory, a
+step budget exceeded, nothing that fits) end the run with a reason instead of an exception.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,12 +30,18 @@ from arc_seal.training import collate, cosine_with_warmup, length_grouped_batche
 from arc_seal.ttt_data import build_ttt_data
 
 STRATEGIES = ("output_tokens", "all_tokens")
+ENGINE_FIELDS = ("method", "lora_r", "lora_alpha", "lora_dropout", "lora_targets")
 
 
 @dataclass(frozen=True)
 class TTTConfig:
     """How to adapt to one task. Defaults are the reference's where it has one."""
 
+    method: str = setting(
+        "lora",
+        "train a LoRA adapter, or every weight (full; for models so small that LoRA saves nothing)",
+        choices=("lora", "full"),
+    )
     families: tuple[str, ...] = setting(
         FAMILIES, "augmentation families applied to the leave-out data", choices=FAMILIES
     )
@@ -43,7 +54,13 @@ class TTTConfig:
         False, "with output_tokens: also put loss on each in-context demonstration's output"
     )
     learning_rate: float = setting(1e-4, "peak learning rate of the cosine schedule", gt=0)
-    epochs: int = setting(2, "passes over the leave-out data", ge=1)
+    epochs: int = setting(2, "passes over the leave-out data (see tokens_per_epoch)", ge=1)
+    tokens_per_epoch: int | None = setting(
+        None,
+        "an epoch is this many trained tokens (cycling over the data as often as needed, "
+        "stopping at the batch that reaches it) instead of one pass; null: one pass",
+        ge=1,
+    )
     batch_size: int = setting(2, "sequences per optimizer step", ge=1)
     max_sequences: int = setting(
         250, "cap on leave-out sequences after augmentation and de-duplication", ge=1
@@ -95,22 +112,58 @@ class TTTResult:
         return self.failure is None
 
 
-class TTTEngine:
-    """A base model wrapped once with a LoRA adapter that each ``train`` call starts afresh.
+def batch_plan(
+    batches: list[list[int]],
+    lengths: list[int],
+    epochs: int,
+    tokens_per_epoch: int | None,
+    rng: np.random.Generator,
+) -> list[list[int]]:
+    """The batches of a run in order: the first pass as grouped, each later one shuffled;
+    ``epochs`` passes, or passes until ``epochs * tokens_per_epoch`` tokens are reached."""
 
-    ``lora`` fixes the adapter's shape (r, alpha, dropout, targets) for the engine's life;
-    each ``train`` call's config decides data, loss and schedule.
+    def passes() -> Iterator[list[list[int]]]:
+        yield batches
+        while True:
+            yield [batches[i] for i in rng.permutation(len(batches))]
+
+    plan: list[list[int]] = []
+    if tokens_per_epoch is None:
+        for _, one in zip(range(epochs), passes(), strict=False):
+            plan += one
+        return plan
+    budget, tokens = epochs * tokens_per_epoch, 0
+    for one in passes():
+        for batch in one:
+            plan.append(batch)
+            tokens += sum(lengths[i] for i in batch)
+            if tokens >= budget:
+                return plan
+    raise AssertionError("unreachable")
+
+
+class TTTEngine:
+    """A base model made ready once for test-time training that each ``train`` call starts
+    afresh from: wrapped with a LoRA adapter, or (``method="full"``) with a copy of its weights.
+
+    ``lora`` fixes the method and the adapter's shape (r, alpha, dropout, targets) for the
+    engine's life; each ``train`` call's config decides data, loss and schedule.
     """
 
     def __init__(
         self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, lora: TTTConfig = ORACLE
     ):
         self.encoder = TaskEncoder(tokenizer)
+        self.lora = lora
+        if lora.method == "full":
+            self.model = model.requires_grad_(True).eval()
+            self._params = list(model.parameters())
+            self._initial = [p.detach().clone() for p in self._params]
+            return
         present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
         targets = [t for t in lora.lora_targets if t in present]
         if not targets:
             raise ValueError(f"none of the LoRA targets {lora.lora_targets} is in the model")
-        self.lora = lora
         # The adapter's initial weights come from ``lora.seed``, not from whatever state the
         # global generator is in, so a run reproduces in a new process.
         with torch.random.fork_rng():
@@ -134,23 +187,37 @@ class TTTEngine:
         return next(self.model.parameters()).device
 
     def reset(self) -> None:
-        """Put the adapter back to its initial weights: the base model's outputs, exactly."""
+        """Put the trained weights back to their initial values: the base model's outputs,
+        exactly."""
         with torch.no_grad():
             for p, p0 in zip(self._params, self._initial, strict=True):
                 p.copy_(p0)
 
-    def base_model(self):
-        """Context in which the model runs without the adapter (the ICL baseline)."""
-        return self.model.disable_adapter()
+    @contextmanager
+    def base_model(self) -> Iterator[None]:
+        """Context in which ``self.model`` is the base model (the ICL baseline, the policy):
+        the adapter disabled, or, with full fine-tuning, the base weights restored."""
+        if self.lora.method == "full":
+            self.reset()
+            yield
+            return
+        with self.model.disable_adapter():
+            yield
 
-    def release(self):
-        """Remove the adapter and return the plain base model; the engine is unusable after."""
-        model = self.model.unload()
+    def release(self) -> PreTrainedModel:
+        """The plain base model back (adapter removed, or base weights restored); the engine
+        is unusable after."""
+        if self.lora.method == "full":
+            self.reset()
+            model = self.model
+        else:
+            model = self.model.unload()
         self.model = None
         return model
 
     def _check_lora(self, config: TTTConfig) -> None:
-        for name in ("lora_r", "lora_alpha", "lora_dropout", "lora_targets"):
+        names = ENGINE_FIELDS if config.method == "lora" else ("method",)
+        for name in names:
             if getattr(config, name) != getattr(self.lora, name):
                 raise ValueError(
                     f"config {name}={getattr(config, name)} differs from this engine's "
@@ -179,8 +246,10 @@ class TTTEngine:
             result.failure = f"no training sequence fits max_length={config.max_length}"
             return result
         rng = np.random.default_rng(config.seed)
-        batches = length_grouped_batches([len(s.ids) for s in seqs], config.batch_size, rng)
-        total = config.epochs * len(batches)
+        lengths = [len(s.ids) for s in seqs]
+        batches = length_grouped_batches(lengths, config.batch_size, rng)
+        plan = batch_plan(batches, lengths, config.epochs, config.tokens_per_epoch, rng)
+        total = len(plan)
         if config.max_steps is not None and total > config.max_steps:
             result.failure = f"needs {total} steps, over the budget of {config.max_steps}"
             return result
@@ -195,28 +264,24 @@ class TTTEngine:
         padded = 0
         self.model.train()
         try:
-            for epoch in range(config.epochs):
-                order = (
-                    batches if epoch == 0 else [batches[i] for i in rng.permutation(len(batches))]
+            for batch in plan:
+                ids, mask, labels = collate(
+                    [seqs[i] for i in batch], self.encoder.pad_id, self.device
                 )
-                for batch in order:
-                    ids, mask, labels = collate(
-                        [seqs[i] for i in batch], self.encoder.pad_id, self.device
-                    )
-                    loss = optimizer_step(
-                        self.model,
-                        self._params,
-                        [(ids, mask, labels)],
-                        optimizer,
-                        config.grad_clip,
-                        autocast,
-                    )
-                    schedule.step()
-                    result.steps += 1
-                    result.losses.append(loss)
-                    result.tokens += int(mask.sum())
-                    result.loss_tokens += int((labels[:, 1:] != IGNORE).sum())
-                    padded += mask.numel()
+                loss = optimizer_step(
+                    self.model,
+                    self._params,
+                    [(ids, mask, labels)],
+                    optimizer,
+                    config.grad_clip,
+                    autocast,
+                )
+                schedule.step()
+                result.steps += 1
+                result.losses.append(loss)
+                result.tokens += int(mask.sum())
+                result.loss_tokens += int((labels[:, 1:] != IGNORE).sum())
+                padded += mask.numel()
         except FloatingPointError as e:
             result.failure = f"{e} at step {result.steps}"
         except torch.OutOfMemoryError as e:

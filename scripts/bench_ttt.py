@@ -31,7 +31,6 @@ from arc_seal.predict import (
     PredictConfig,
     Prediction,
     build_queries,
-    generate,
     predict,
     read_answers,
     score,
@@ -131,11 +130,22 @@ def baseline(pristine, tokenizer, task, config: TTTConfig, seqs, predict_config,
         queries = build_queries(task, i, predict_config)
         prompts = [engine.encoder.prompt_ids(q.context, q.input) for q in queries]
         max_new = predict_config.max_new_tokens or engine.encoder.max_answer_tokens
-        texts = generate(model, engine.encoder, prompts, 1, max_new)
+        texts = [one_generation(model, engine.encoder, p, max_new) for p in prompts]
         candidates = read_answers(queries, texts, engine.encoder.format)
         preds.append(Prediction(vote(candidates), candidates))
     predict_s = time.perf_counter() - start
     return {"ttt_s": ttt_s, "predict_s": predict_s, "verdict": score(task, preds)}
+
+
+@torch.no_grad()
+def one_generation(model, encoder: TaskEncoder, prompt: list[int], max_new: int) -> str:
+    """The reference's decoding: ``model.generate`` on one prompt, greedy, no grammar."""
+    ids = torch.tensor([prompt], device=next(model.parameters()).device)
+    stop = [i for i in (encoder.end_token_id, encoder.tokenizer.eos_token_id) if i is not None]
+    out = model.generate(
+        ids, max_new_tokens=max_new, do_sample=False, eos_token_id=stop, pad_token_id=encoder.pad_id
+    )
+    return encoder.decode_answer(out[0, len(prompt) :].tolist())
 
 
 def engine_format_answer(tokenizer, grid) -> str:

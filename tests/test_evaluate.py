@@ -14,6 +14,7 @@ def _job(task, sample, solved=False, cell=0.5, failure=None):
         sample,
         solved=solved if failure is None else None,
         cell_accuracy=cell if scored else None,
+        trivial_cell_accuracy=0.6 if scored else None,
         shape_accuracy=1.0 if scored else None,
         failure=failure,
     )
@@ -45,7 +46,11 @@ def test_failed_jobs_count_as_wrong_are_left_out_of_dense_scores_and_grouped_by_
     text = results_markdown(
         {"subset": "s", "model": "m", "seed": 0, "rows": {"no_rl": r}, "seconds": {}}
     )
-    assert "| TTT + self-edit, no RL | 20.0% | 1 / 5 | 0.750 | 1.000 | 3 / 5 |" in text
+    assert r["trivial_cell_accuracy"] == 0.6 and r["per_task_cells"]["a"] == [
+        [1.0, 0.6],
+        [0.5, 0.6],
+    ]
+    assert "| TTT + self-edit, no RL | 20.0% | 1 / 5 | 0.750 | 0.600 | 1.000 | 3 / 5 |" in text
     assert "Failed in TTT + self-edit, no RL: 2 x needs N steps" in text
 
 
@@ -55,7 +60,7 @@ def test_a_row_whose_jobs_all_failed_says_so_instead_of_zero():
     text = results_markdown(
         {"subset": "s", "model": "m", "seed": 0, "rows": {"icl": r}, "seconds": {}}
     )
-    assert "| ICL (no TTT) | all 2 jobs failed | 0 / 2 | - | - | 2 / 2 |" in text
+    assert "| ICL (no TTT) | all 2 jobs failed | 0 / 2 | - | - | - | 2 / 2 |" in text
 
 
 def test_a_row_of_tasks_without_known_outputs_is_not_scored():

@@ -7,13 +7,14 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import grids
-from transformers import AutoModelForCausalLM, LogitsProcessorList
+from transformers import AutoModelForCausalLM
 
+from arc_seal.decode import GridGrammar, search
 from arc_seal.encoding import TaskEncoder
 from arc_seal.grid import Example
 from arc_seal.grid_model import NEWLINE_SLOT, OUTSIDE, GridLlamaForCausalLM, cell_positions
 from arc_seal.models import new_llama
-from arc_seal.predict import GridGrammar, PredictConfig, predict
+from arc_seal.predict import PredictConfig, predict
 from arc_seal.synthetic import make_task
 from arc_seal.tokenizer import build_compact_tokenizer
 from arc_seal.ttt import TTTConfig, TTTEngine
@@ -71,22 +72,34 @@ def test_cached_generation_matches_uncached_generation(encoding):
     for table in (model.model.plane_embed, model.model.embed_tokens):
         torch.nn.init.normal_(table.weight, std=1.0)  # a random model with varied answers
     task = make_task("flip_lr", np.random.default_rng(0), min_side=3, max_side=4)
-    prompt = torch.tensor([TaskEncoder(TOK).prompt_ids(task.train, task.test[0].input)])
-    n = prompt.shape[1]
-    grammar = LogitsProcessorList([GridGrammar(TOK, "E", n, [(4, 3)])])
+    encoder = TaskEncoder(TOK)
+    prompt = encoder.prompt_ids(task.train, task.test[0].input)
+    n = len(prompt)
+    # transformers' own generate, with and without its cache
     answers = [
-        model.generate(
-            prompt, max_new_tokens=17, do_sample=False, use_cache=c, logits_processor=grammar
-        )
+        model.generate(torch.tensor([prompt]), max_new_tokens=17, do_sample=False, use_cache=c)
         for c in (True, False)
     ]
     assert torch.equal(*answers)
-    text = TOK.decode(answers[0][0, n:])
-    assert text.count("\n") == 4 and len(set(text.replace("\n", ""))) > 1
+    # the project's cached search against a plain greedy loop under the grammar, no cache
+    grammar = GridGrammar(TOK, "E")
+    (found,) = search(model, grammar, [prompt], [(4, 3)], encoder.pad_id)
+    ids, state = list(prompt), grammar.start((4, 3))
+    while state is not None:
+        with torch.no_grad():
+            logits = model(torch.tensor([ids])).logits[0, -1, grammar.tokens]
+        logits[~torch.tensor(grammar.allowed(state))] = -torch.inf
+        token = grammar.tokens[int(logits.argmax())]
+        ids.append(token)
+        state = grammar.advance(state, token)
+    assert list(found[0].tokens) == ids[n:]
+    text = TOK.decode(ids[n:])
+    assert text.count("\n") == 4 and len(set(text.replace("\n", "").replace("E", ""))) > 1
     with torch.no_grad():  # and the positions matter
-        full = model(answers[0]).logits[0, n - 1 : -1]
-        shifted = model(answers[0], grid_positions=torch.zeros(1, answers[0].shape[1], 3).long())
-    assert not torch.allclose(full, shifted.logits[0, n - 1 : -1])
+        full = torch.tensor([ids])
+        plain = model(full).logits[0, n - 1 : -1]
+        shifted = model(full, grid_positions=torch.zeros(1, len(ids), 3).long())
+    assert not torch.allclose(plain, shifted.logits[0, n - 1 : -1])
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)

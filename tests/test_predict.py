@@ -1,9 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
-from hypothesis import strategies as st
-from strategies import grids
 from tiny import chat_tokenizer
 
 from arc_seal.augment import D8
@@ -13,13 +10,15 @@ from arc_seal.grid import Example, Task, grids_equal
 from arc_seal.models import new_llama
 from arc_seal.predict import (
     Candidate,
-    GridGrammar,
     PredictConfig,
     Prediction,
+    answer_logprobs,
     build_queries,
     predict,
+    rank_by_likelihood,
     read_answers,
     score,
+    scoring_views,
     shape_rule,
     vote,
 )
@@ -145,36 +144,96 @@ def test_shape_rule_reads_the_demonstrations(pairs, query, expected):
 TOK = build_compact_tokenizer()
 
 
-def _decode_under_grammar(seed: int, shape) -> str:
-    """Greedy decoding of random logits under the grammar, as generate() would run it."""
-    gen = torch.Generator().manual_seed(seed)
-    prompt = TOK("I0\nO", add_special_tokens=False)["input_ids"]
-    ids = torch.tensor([prompt])
-    grammar = GridGrammar(TOK, "E", len(prompt), [shape])
-    for _ in range(31 * 30 + 1):
-        scores = grammar(ids, torch.randn(1, len(TOK), generator=gen) * 5)
-        ids = torch.cat([ids, scores.argmax(1, keepdim=True)], dim=1)
-        if ids[0, -1] == TOK.convert_tokens_to_ids("E"):
-            break
-    return TOK.decode(ids[0, len(prompt) :])
+def _teacher_forced(model, encoder, context, query, answer) -> float:
+    """Summed log-probability of ``answer`` after the prompt, by one plain forward pass."""
+    prompt, tokens = encoder.prompt_ids(context, query), encoder.answer_ids(answer)
+    with torch.no_grad():
+        logits = model(torch.tensor([prompt + tokens])).logits[0].float()
+    logprobs = torch.log_softmax(logits, -1)
+    return sum(float(logprobs[len(prompt) - 1 + j, t]) for j, t in enumerate(tokens))
 
 
-@given(
-    seed=st.integers(0, 2**31), shape=st.none() | st.tuples(st.integers(1, 30), st.integers(1, 30))
-)
-def test_grammar_only_lets_the_model_write_grids(seed, shape):
-    grid = COMPACT.parse_answer(_decode_under_grammar(seed, shape))
-    assert isinstance(grid, np.ndarray)
-    if shape is not None:
-        assert grid.shape == shape
+@pytest.mark.parametrize("grid_positions", [None, "learned"])
+def test_answer_logprobs_match_a_plain_forward_pass(grid_positions):
+    model = new_llama(TOK, hidden_size=32, layers=2, heads=2, grid_positions=grid_positions)
+    encoder = TaskEncoder(TOK)
+    task = make_task("flip_lr", np.random.default_rng(3), n_train=2, min_side=2, max_side=4)
+    truth = task.test[0].output
+    answers = [truth, np.zeros_like(truth), np.ones((1, 3), dtype=np.int8), truth.T.copy()]
+    fast = answer_logprobs(model, encoder, task.train, task.test[0].input, answers)
+    slow = [_teacher_forced(model, encoder, task.train, task.test[0].input, a) for a in answers]
+    assert fast == pytest.approx(slow, rel=1e-4, abs=1e-4)
 
 
-@given(grid=grids(max_side=12), known=st.booleans())
-def test_grammar_never_forbids_a_grid_of_the_right_shape(grid, known):
-    prompt = TOK("I0\nO", add_special_tokens=False)["input_ids"]
-    answer = TOK(COMPACT.answer_text(grid), add_special_tokens=False)["input_ids"]
-    grammar = GridGrammar(TOK, "E", len(prompt), [grid.shape if known else None])
-    for n, token in enumerate(answer):
-        ids = torch.tensor([prompt + answer[:n]])
-        scores = grammar(ids, torch.zeros(1, len(TOK)))
-        assert scores[0, token] == 0, (n, TOK.decode(answer[: n + 1]))
+def test_poe_ranks_candidates_by_log_likelihood_summed_over_views():
+    model = new_llama(TOK, hidden_size=32, layers=2, heads=2, grid_positions="learned")
+    encoder = TaskEncoder(TOK)
+    task = make_task("rot90", np.random.default_rng(5), n_train=2, min_side=2, max_side=3)
+    truth = task.test[0].output
+    grids = [np.zeros_like(truth), truth, np.full_like(truth, 3)]
+    candidates = [Candidate("identity", g) for g in (*grids, grids[2])]  # the last one twice
+    config = PredictConfig(scoring="poe", scoring_views=4, seed=1)
+    ranked, scores = rank_by_likelihood(model, encoder, task, 0, candidates, config)
+    brute = []
+    for g in grids:
+        total = 0.0
+        for view, demos in scoring_views(task, 4, seed=1):
+            context = [Example(view(e.input), view(e.output)) for e in demos]
+            total += _teacher_forced(model, encoder, context, view(task.test[0].input), view(g))
+        brute.append(total)
+    order = sorted(range(3), key=lambda i: -brute[i])
+    assert [r.tolist() for r in ranked] == [grids[i].tolist() for i in order]
+    assert scores == pytest.approx(sorted(brute, reverse=True), rel=1e-4)
+
+
+def test_scoring_views_are_distinct_invertible_views_of_the_task():
+    task = make_task("identity", np.random.default_rng(0), n_train=3, min_side=3, max_side=5)
+    views = scoring_views(task, 8, seed=0)
+    assert views[0][1] == task.train and views[0][0].name == "identity"
+    names = [v.name for v, _ in views]
+    assert len(set(names)) == 8
+    for view, demos in views:
+        assert sorted(map(id, demos)) == sorted(map(id, task.train))
+        g = task.test[0].input
+        assert grids_equal(view.invert(view(g)), g)
+
+
+@pytest.mark.parametrize("scoring", ["vote", "poe"])
+def test_dfs_prediction_keeps_the_greedy_answer_among_its_candidates(scoring):
+    model = new_llama(TOK, hidden_size=32, layers=1, heads=2, grid_positions="learned")
+    task = make_task("identity", np.random.default_rng(2), n_train=2, min_side=2, max_side=3)
+    views = ("identity", "flip_lr")
+    greedy = predict(model, TaskEncoder(TOK), task, PredictConfig(views=views, orders=1))
+    dfs = predict(
+        model,
+        TaskEncoder(TOK),
+        task,
+        PredictConfig(views=views, orders=1, candidates="dfs", cutoff=0.01, scoring=scoring),
+    )
+    keys = {c.grid.tobytes() + bytes(c.grid.shape) for c in dfs[0].candidates}
+    for c in greedy[0].candidates:
+        assert c.grid.tobytes() + bytes(c.grid.shape) in keys
+    assert all(c.logprob is not None for c in dfs[0].candidates)
+    assert 1 <= len(dfs[0].attempts) <= 2
+
+
+def test_dfs_needs_the_grid_grammar():
+    tok = chat_tokenizer()
+    model = new_llama(tok, hidden_size=32, layers=1, heads=2)
+    task = make_task("identity", np.random.default_rng(0), n_train=2, min_side=2, max_side=2)
+    with pytest.raises(ValueError, match="grid grammar"):
+        predict(model, TaskEncoder(tok), task, PredictConfig(candidates="dfs", max_new_tokens=4))
+
+
+def test_dense_scores_come_with_the_trivial_answers_and_candidate_coverage():
+    inp = np.array([[1, 0], [0, 0]], dtype=np.int8)
+    out = np.array([[1, 0], [0, 2]], dtype=np.int8)  # input copied: 3/4; one colour (0): 2/4
+    task = Task("t", [Example(inp, out)], [Example(inp, out)])
+    wrong = np.zeros((2, 2), dtype=np.int8)
+    cands = [Candidate("identity", wrong), Candidate("flip_lr", out), Candidate("x", None, "bad")]
+    verdict = score(task, [Prediction([wrong], cands)])
+    assert not verdict.solved and verdict.cell_accuracy == 0.5
+    assert verdict.trivial_cell_accuracy == 0.75
+    assert verdict.truth_in_candidates == 1.0  # found, though not among the attempts
+    tall = Task("t", [], [Example(inp, np.full((3, 2), 4, dtype=np.int8))])
+    assert score(tall, [Prediction([], [])]).trivial_cell_accuracy == 1.0  # one colour, no copy

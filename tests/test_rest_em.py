@@ -13,7 +13,7 @@ from arc_seal.tokenizer import build_compact_tokenizer
 EDIT = SelfEdit(True, True, False, False, "train_using_output_tokens", 1e-3, 2).to_json()
 
 
-def _r(task, sample, solved=False, cells=0.0, edit=EDIT, failure=None):
+def _r(task, sample, solved=False, cells=0.0, edit=EDIT, failure=None, trivial=0.0):
     return JobRecord(
         "rest_em",
         1,
@@ -21,6 +21,7 @@ def _r(task, sample, solved=False, cells=0.0, edit=EDIT, failure=None):
         sample,
         solved=solved,
         cell_accuracy=cells,
+        trivial_cell_accuracy=trivial,
         shape_accuracy=1.0,
         self_edit=edit,
         failure=failure,
@@ -55,6 +56,12 @@ def test_best_of_n_reinforces_the_best_sample_that_beats_the_unadapted_model():
     assert [(r.task_id, r.sample) for r in chosen] == [("a", 1)]  # b does not beat 0.3
     with pytest.raises(ValueError, match="unknown reward rule"):
         reinforced(records, "majority", {})
+
+
+def test_best_of_n_never_reinforces_an_answer_no_better_than_a_trivial_one():
+    records = [_r("a", 0, cells=0.7, trivial=0.7), _r("b", 0, cells=0.7, trivial=0.65)]
+    chosen = reinforced(records, "best_of_n", {"a": 0.2, "b": 0.2})
+    assert [(r.task_id, r.sample) for r in chosen] == [("b", 0)]
 
 
 def test_sft_sequence_trains_on_the_self_edit_only():

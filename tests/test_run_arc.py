@@ -288,7 +288,7 @@ def test_a_run_whose_rows_all_fail_shows_it_and_exits_non_zero(tmp_path, capsys)
     )
     assert code == 1 and "every job failed in: oracle, no_rl, seal" in err
     table = (out / "results.md").read_text()
-    assert "| Oracle TTT config | all 1 jobs failed | 0 / 1 | - | - | 1 / 1 |" in table
+    assert "| Oracle TTT config | all 1 jobs failed | 0 / 1 | - | - | - | 1 / 1 |" in table
     assert "Failed in Oracle TTT config: 1 x needs N steps, over the budget of N" in table
     assert "| ICL (no TTT) |" in table and (out / "submission.json").exists()
 

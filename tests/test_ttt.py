@@ -1,4 +1,5 @@
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -216,3 +217,52 @@ def test_a_ttt_run_does_not_depend_on_the_global_random_state():
         config = TTTConfig(families=(), learning_rate=1e-2, epochs=3, **SMALL_LORA)
         losses.append(engine.train(_task(), config).losses)
     assert len(losses[0]) > 2 and losses[0] == losses[1]
+
+
+def test_full_fine_tuning_reset_restores_the_base_models_logits_exactly():
+    tok = build_compact_tokenizer()
+    model = new_llama(tok, hidden_size=32, layers=2, heads=2, grid_positions="learned")
+    ids = torch.tensor([tok("I01\n10\nO10\n01\nEI0\n1\nO")["input_ids"]])
+    with torch.no_grad():
+        before = model(input_ids=ids).logits.clone()
+    engine = TTTEngine(model, tok, TTTConfig(method="full"))
+    config = TTTConfig(method="full", families=(), learning_rate=1e-2, epochs=2)
+    assert engine.train(_task(), config).ok
+    with torch.no_grad():
+        assert not torch.equal(engine.model(input_ids=ids).logits, before)
+        with engine.base_model():  # the policy and the ICL row see the base weights
+            assert torch.equal(engine.model(input_ids=ids).logits, before)
+    assert engine.train(_task(), config).ok
+    engine.reset()
+    with torch.no_grad():
+        assert torch.equal(engine.model(input_ids=ids).logits, before)
+    with pytest.raises(ValueError, match="method=lora differs"):
+        engine.train(_task(), TTTConfig(families=()))
+
+
+def test_full_fine_tuning_trains_every_weight():
+    tok = build_compact_tokenizer()
+    model = new_llama(tok, hidden_size=32, layers=1, heads=2, grid_positions="learned")
+    base = {n: p.detach().clone() for n, p in model.named_parameters()}
+    engine = TTTEngine(model, tok, TTTConfig(method="full"))
+    engine.train(_task(), TTTConfig(method="full", families=(), learning_rate=1e-2, epochs=1))
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, base[n])}
+    assert {"model.row_embed.weight", "model.embed_tokens.weight"} <= moved
+    assert len(moved) == len(base)
+
+
+def test_a_token_budget_trains_long_and_short_tasks_on_the_same_number_of_tokens():
+    tok = build_compact_tokenizer()
+    engine = TTTEngine(new_llama(tok, hidden_size=32, layers=1, heads=2), tok, TTTConfig())
+    config = TTTConfig(families=("basic",), epochs=2, tokens_per_epoch=3000, max_steps=None)
+    short, long = _task(1, max_side=2), _task(2, min_side=6, max_side=8)
+    results = [engine.train(t, config) for t in (short, long)]
+    assert all(r.ok for r in results)
+    budget = config.epochs * config.tokens_per_epoch
+    for task, r in zip((short, long), results, strict=True):
+        seqs, _ = engine.encode(task, config)
+        longest_batch = config.batch_size * max(len(s.ids) for s in seqs)
+        assert budget <= r.tokens < budget + longest_batch
+    assert results[0].steps > results[1].steps  # short sequences: more, cheaper steps
+    one_pass = engine.train(long, replace(config, tokens_per_epoch=None, epochs=1))
+    assert one_pass.tokens == sum(len(s.ids) for s in engine.encode(long, config)[0])
