@@ -43,6 +43,8 @@ class TaskScore:
     truth_in_candidates: float
     seconds: float
     failure: str | None = None
+    ttt_steps: int = 0
+    ttt_tokens: int = 0
 
 
 def score_tasks(
@@ -54,10 +56,10 @@ def score_tasks(
     for task in tqdm(tasks, desc="benchmark", unit="task"):
         for row in rows:
             start = time.perf_counter()
-            failure = None
+            failure, steps, tokens = None, 0, 0
             if row == "oracle":
                 result = engine.train(task, config.oracle_ttt())
-                failure = result.failure
+                failure, steps, tokens = result.failure, result.steps, result.tokens
             trivial = float(np.mean([trivial_cell_accuracy(e.input, e.output) for e in task.test]))
             verdict = Verdict(False, [], 0.0, 0.0, trivial, 0.0)
             if failure is None:
@@ -76,6 +78,8 @@ def score_tasks(
                     verdict.truth_in_candidates,
                     seconds,
                     failure,
+                    steps,
+                    tokens,
                 )
             )
     return out

@@ -180,26 +180,29 @@ def search(
                     else:
                         parents.append(row)
                         children.append(_Prefix(p.prompt, (*p.tokens, token), total, state, greedy))
-            keep = []
-            # the greedy path first, then the most probable: bounds cut the least likely
-            ranked_children = sorted(
-                zip(parents, children, strict=True),
-                key=lambda rc: (not rc[1].greedy, -rc[1].logprob),
+            # bounds cut the least likely prefixes first; the greedy path is never cut
+            by_rank = sorted(
+                range(len(children)), key=lambda j: (not children[j].greedy, -children[j].logprob)
             )
-            for row, child in ranked_children:
-                i = child.prompt
+            kept = set()
+            for j in by_rank:
+                i = children[j].prompt
                 full = len(results[i]) >= (1 if cutoff is None else max_candidates)
-                if child.greedy or (not full and expansions[i] < max_expansions):
+                if children[j].greedy or (not full and expansions[i] < max_expansions):
                     expansions[i] += 1
-                    keep.append((row, child))
+                    kept.add(j)
+            keep = [(parents[j], children[j]) for j in sorted(kept)]
             if not keep:
                 break
-            index = torch.tensor([row for row, _ in keep], device=device)
+            rows = [row for row, _ in keep]
+            new = torch.tensor([[c.tokens[-1]] for _, c in keep], device=device)
+            if rows != list(range(len(live))):  # a prefix branched or ended: its rows follow
+                index = torch.tensor(rows, device=device)
+                ids, mask = ids[index], mask[index]
+                cache.reorder_cache(index)
             live = [child for _, child in keep]
-            new = torch.tensor([[c.tokens[-1]] for c in live], device=device)
-            ids = torch.cat([ids[index], new], dim=1)
-            mask = torch.cat([mask[index], torch.ones_like(new)], dim=1)
-            cache.reorder_cache(index)
+            ids = torch.cat([ids, new], dim=1)
+            mask = torch.cat([mask, torch.ones_like(new)], dim=1)
             logits = _forward(model, ids, mask, 1, cache)
     for answers in results:
         answers.sort(key=lambda a: -a.logprob)

@@ -147,6 +147,12 @@ class Experiment:
             config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
         )
         self.engine = TTTEngine(model, self.tokenizer, config.ttt)
+        if self.engine.encoder.chat and config.predict.candidates != "greedy":
+            raise ConfigError(
+                f"predict.candidates={config.predict.candidates!r} searches under the compact "
+                "tokenizer's grid grammar; this model's tokenizer is a chat tokenizer, so use "
+                "predict.candidates: greedy"
+            )
         self.seconds: dict[str, float] = {}
 
     def jobs(

@@ -367,3 +367,36 @@ def test_malformed_task_file_in_a_subset_exits_2(tmp_path, capsys):
     where = f"{tmp_path}/tasks/bad.json: task 'bad' train[0].input"
     assert line == f"error: {where} row 1 has 1 cells, expected 2"
     assert not (tmp_path / "r").exists()
+
+
+def test_full_fine_tuning_search_and_poe_run_the_whole_loop(tmp_path, capsys):
+    inputs = learnable_run_inputs(tmp_path)
+    out = tmp_path / "run"
+    levers = ["--ttt.method", "full", "--ttt.tokens-per-epoch", "400", "--ttt.max-steps", "none"]
+    levers += ["--predict.candidates", "dfs", "--predict.scoring", "poe"]
+    levers += ["--predict.scoring-views", "2", "--oracle-learning-rate", "0.001"]
+    code, stdout, err = _run(capsys, *_command(inputs, out, "--wandb", "disabled", *levers)[2:])
+    assert code == 0, err[-3000:]
+    records = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
+    assert len(records) == EXPECTED_JOBS
+    oracle = next(r for r in records if r["stage"] == "oracle")
+    assert oracle["failure"] is None and 800 <= oracle["ttt"]["tokens"] < 800 + 400
+    assert oracle["truth_in_candidates"] is not None and oracle["trivial_cell_accuracy"] > 0
+
+
+def test_search_with_a_chat_model_is_refused_before_the_run(tmp_path, capsys):
+    from tiny import chat_tokenizer
+
+    from arc_seal.models import new_llama
+
+    inputs = learnable_run_inputs(tmp_path)
+    chat = tmp_path / "chat-model"
+    new_llama(chat_tokenizer(), hidden_size=32, layers=1, heads=2).save_pretrained(chat)
+    chat_tokenizer().save_pretrained(chat)
+    argv = _command(inputs, tmp_path / "run", "--predict.candidates", "dfs")[2:]
+    argv[argv.index("--model") + 1] = str(chat)
+    code, _, err = _run(capsys, *argv)
+    errors = [x for x in err.splitlines() if x.startswith("error: ")]
+    assert code == 2 and "Traceback" not in err and len(errors) == 1, err
+    assert "predict.candidates" in errors[0] and "chat" in errors[0]
+    assert not (tmp_path / "run").exists()
