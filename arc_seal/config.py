@@ -23,7 +23,7 @@ from arc_seal.errors import ConfigError
 from arc_seal.options import check, hints, setting, split_optional
 from arc_seal.predict import PredictConfig
 from arc_seal.rest_em import SFTConfig
-from arc_seal.self_edit import SelfEditSpace
+from arc_seal.self_edit import PROMPTS, SelfEditSpace
 from arc_seal.ttt import ORACLE, TTTConfig
 
 DECODINGS = ("schema", "free")
@@ -58,6 +58,12 @@ class RunConfig:
         gt=0,
     )
     oracle_epochs: int = setting(ORACLE.epochs, "the oracle's epochs", ge=1)
+    oracle_demo_outputs: bool | None = setting(
+        None, "the oracle's loss on demonstration outputs (marc's: true); null: as ttt"
+    )
+    oracle_weight_decay: float | None = setting(
+        None, "the oracle's AdamW weight decay (marc's: 0.01); null: as ttt", ge=0
+    )
     decoding: str = setting(
         "schema", "self-edit decoding: schema (always valid) or free", choices=DECODINGS
     )
@@ -67,8 +73,23 @@ class RunConfig:
     max_new_tokens: int | None = setting(
         None, "free decoding budget; unset: 128, or 320 for the compact tokenizer", ge=1
     )
-    max_invalid_retries: int = setting(
-        2, "free decoding: extra tries for an invalid self-edit", ge=0
+    max_invalid_retries: int | None = setting(
+        2,
+        "free decoding: extra tries for an invalid self-edit; null: resample until valid "
+        "(the reference)",
+        ge=0,
+    )
+    self_edit_prompt: str = setting(
+        "arc-seal",
+        "chat models' self-edit prompt: the project's (task in chat format, a described "
+        "example) or the reference's layout (keys and an elided skeleton)",
+        choices=PROMPTS,
+    )
+    ttt_seed: str = setting(
+        "job",
+        "seed of a self-edit's TTT data and order: per job, or per task, so that identical "
+        "self-edits train on identical data (the reference)",
+        choices=("job", "task"),
     )
     reward: str = setting(
         "binary", "binary (pass@2 solve) or best_of_n (best dense score per task)", choices=REWARDS
@@ -102,6 +123,16 @@ class RunConfig:
             strategy=ORACLE.strategy,
             learning_rate=self.oracle_learning_rate,
             epochs=self.oracle_epochs,
+            demo_outputs=(
+                self.ttt.demo_outputs
+                if self.oracle_demo_outputs is None
+                else self.oracle_demo_outputs
+            ),
+            weight_decay=(
+                self.ttt.weight_decay
+                if self.oracle_weight_decay is None
+                else self.oracle_weight_decay
+            ),
             seed=seed,
         )
 

@@ -31,6 +31,7 @@ from arc_seal.augment import (
 )
 from arc_seal.decode import CACHE_ARG, GridGrammar, model_inputs, search
 from arc_seal.encoding import TaskEncoder
+from arc_seal.errors import ConfigError
 from arc_seal.formats import TextFormat, Unparseable
 from arc_seal.grid import MAX_SIDE, Example, Grid, Task, grid_key, grids_equal
 from arc_seal.options import check, setting
@@ -49,8 +50,9 @@ class PredictConfig:
         nonempty=True,
     )
     orders: int = setting(2, "demonstration orders per context: as given, then random ones", ge=1)
+    all_demonstrations: bool = setting(True, "use all demonstrations as one context")
     leave_one_out: bool = setting(
-        True, "besides all demonstrations, also use each leave-1 subset as a context"
+        True, "use each leave-1 subset of the demonstrations as a context"
     )
     attempts: int = setting(2, "attempts kept per test input (pass@k)", ge=1)
     per_view: int = setting(2, "candidates each view puts forward to the vote across views", ge=1)
@@ -68,9 +70,11 @@ class PredictConfig:
     )
     scoring: str = setting(
         "vote",
-        "how attempts are chosen: a hierarchical vote over the queries' answers, or each "
-        "distinct answer's summed log-likelihood over `scoring_views` views (poe)",
-        choices=("vote", "poe"),
+        "how attempts are chosen: a hierarchical vote over the queries' answers (vote), the "
+        "reference's vote (reference_vote: top 3 per view and over all, identity count breaks "
+        "ties, a majority grid fills a missing attempt), or each distinct answer's summed "
+        "log-likelihood over `scoring_views` views (poe)",
+        choices=("vote", "reference_vote", "poe"),
     )
     scoring_views: int = setting(
         8, "poe: views (D8 transforms, recolourings, demonstration orders) per candidate", ge=1
@@ -87,6 +91,10 @@ class PredictConfig:
 
     def __post_init__(self) -> None:
         check(self)
+        if not (self.all_demonstrations or self.leave_one_out):
+            raise ConfigError(
+                "all_demonstrations and leave_one_out are both false: no context to ask with"
+            )
 
 
 @dataclass(frozen=True)
@@ -144,10 +152,10 @@ def trivial_cell_accuracy(input: Grid, truth: Grid) -> float:
 
 def build_queries(task: Task, test_index: int, config: PredictConfig) -> list[Query]:
     """Queries for one test input: each context (all demonstrations, then each leave-1
-    subset) in up to ``orders`` distinct orders, seen through each view."""
+    subset, as configured) in up to ``orders`` distinct orders, seen through each view."""
     rng = np.random.default_rng(config.seed)
     demos = task.train
-    contexts = [demos]
+    contexts = [demos] if config.all_demonstrations or len(demos) < 2 else []
     if config.leave_one_out and len(demos) > 1:
         contexts += [demos[:i] + demos[i + 1 :] for i in range(len(demos))]
     ordered = []
@@ -190,6 +198,41 @@ def vote(candidates: list[Candidate], attempts: int = 2, per_view: int = 2) -> l
         support.update(best)
     ranked = sorted(grids, key=lambda k: (-support[k], -total[k], first[k]))
     return [grids[k] for k in ranked[:attempts]]
+
+
+def reference_vote(candidates: list[Candidate], attempts: int = 2, keep: int = 3) -> list[Grid]:
+    """The reference's vote: within each view, and over all candidates together (one more
+    category), the ``keep`` most frequent grids go forward; across categories the grids put
+    forward most often win, ties broken by how often the identity view wrote them, then by
+    first seen. An attempt still missing is filled by the majority grid: each cell's most
+    common value among the candidates of the most common shape."""
+    grids: dict[bytes, Grid] = {}
+    first: dict[bytes, int] = {}
+    categories: dict[str, Counter[bytes]] = {"all": Counter()}
+    for n, c in enumerate(candidates):
+        if c.grid is None:
+            continue
+        key = grid_key(c.grid)
+        grids.setdefault(key, c.grid)
+        first.setdefault(key, n)
+        categories["all"][key] += 1
+        categories.setdefault(f"view:{c.view}", Counter())[key] += 1
+    support: Counter[bytes] = Counter()
+    for counts in categories.values():
+        support.update(sorted(counts, key=lambda k: (-counts[k], first[k]))[:keep])
+    identity = categories.get("view:identity", Counter())
+    ranked = sorted(support, key=lambda k: (-support[k], -identity[k], first[k]))
+    out = [grids[k] for k in ranked[:attempts]]
+    if grids and len(out) < attempts:
+        shape = Counter(g.shape for g in grids.values()).most_common(1)[0][0]
+        same = np.stack(
+            [c.grid for c in candidates if c.grid is not None and c.grid.shape == shape]
+        )
+        majority = np.apply_along_axis(lambda v: np.bincount(v, minlength=10).argmax(), 0, same)
+        majority = majority.astype(same.dtype)
+        if not any(grids_equal(majority, g) for g in out):
+            out.append(majority)
+    return out
 
 
 def shape_rule(context: list[Example], query: Grid) -> tuple[int, int] | None:
@@ -368,6 +411,8 @@ def predict(
             if config.scoring == "poe":
                 attempts = rank_by_likelihood(model, encoder, task, i, candidates, config)[0]
                 attempts = attempts[: config.attempts]
+            elif config.scoring == "reference_vote":
+                attempts = reference_vote(candidates, config.attempts)
             else:
                 attempts = vote(candidates, config.attempts, config.per_view)
             out.append(Prediction(attempts, candidates))

@@ -41,6 +41,11 @@ class SFTConfig:
     learning_rate: float = setting(5e-5, "peak learning rate of the cosine schedule", gt=0)
     warmup_fraction: float = setting(0.1, "share of the steps spent warming up", ge=0, lt=1)
     grad_clip: float = setting(1.0, "gradient norm clipped to this", gt=0)
+    float32: bool = setting(
+        True,
+        "train and merge in float32 and keep the policy in float32 (the reference merges in "
+        "float32); false: in the model's dtype, where bfloat16 rounds small updates away",
+    )
 
     def __post_init__(self) -> None:
         check(self)
@@ -70,9 +75,12 @@ def reinforced(records: list[JobRecord], rule: str, baselines: dict[str, float])
     return chosen
 
 
-def sft_sequence(encoder: TaskEncoder, task: Task, self_edit_text: str) -> Encoded:
-    """Prompt then self-edit; loss on the self-edit tokens and the end-of-sequence token."""
-    prompt = prompt_ids(encoder, task)
+def sft_sequence(
+    encoder: TaskEncoder, task: Task, self_edit_text: str, style: str = "arc-seal"
+) -> Encoded:
+    """Prompt (in the ``style`` it was sampled with) then self-edit; loss on the self-edit
+    tokens and the end-of-sequence token."""
+    prompt = prompt_ids(encoder, task, style)
     tok = encoder.tokenizer
     answer = tok(self_edit_text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     return Encoded(prompt + answer, [IGNORE] * len(prompt) + answer)
@@ -86,12 +94,17 @@ def sft_policy(
     targets: tuple[str, ...],
     seed: int,
     save_to: Path | None = None,
+    style: str = "arc-seal",
 ) -> tuple[PreTrainedModel, dict]:
     """Fine-tune ``model`` (a plain model, no adapter) on (task, self-edit text) pairs with a
     fresh LoRA adapter, save the adapter (PEFT format) to ``save_to``, and return the merged
     model with training stats. If training fails (a non-finite loss, out of memory) the model
-    comes back unchanged and the stats say why."""
+    comes back unchanged and the stats say why. With ``config.float32`` the model is cast to
+    float32 first and stays so: a small update merged into bfloat16 weights is partly rounded
+    away."""
     start = time.perf_counter()
+    if config.float32:
+        model = model.float()
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     lora = LoraConfig(
         r=config.lora_r,
@@ -102,7 +115,7 @@ def sft_policy(
     )
     torch.manual_seed(seed)
     peft_model = get_peft_model(model, lora)
-    seqs = [sft_sequence(encoder, task, text) for task, text in pairs]
+    seqs = [sft_sequence(encoder, task, text, style) for task, text in pairs]
     rng = np.random.default_rng(seed)
     batches = length_grouped_batches([len(s.ids) for s in seqs], config.batch_size, rng)
     total = config.epochs * len(batches)

@@ -93,32 +93,46 @@ def self_edit_job(engine: TTTEngine, task: Task, config: RunConfig, seed: int) -
     """Sample a self-edit from the policy (the model without its TTT adapter), then run it."""
     rng = np.random.default_rng(seed)
     tries, logprob = 0, None
+    retries = config.max_invalid_retries
     with engine.base_model():
         while True:
             tries += 1
             if config.decoding == "schema":
                 temperature = 1.0 if config.temperature is None else config.temperature
                 text, logprob = sample_schema(
-                    engine.model, engine.encoder, task, config.space(), rng, temperature
+                    engine.model,
+                    engine.encoder,
+                    task,
+                    config.space(),
+                    rng,
+                    temperature,
+                    config.self_edit_prompt,
                 )
             else:
                 budget = config.max_new_tokens or (128 if engine.encoder.chat else 320)
                 temperature = 0.8 if config.temperature is None else config.temperature
                 text = sample_free(
-                    engine.model, engine.encoder, task, seed + tries, temperature, budget
+                    engine.model,
+                    engine.encoder,
+                    task,
+                    seed + tries,
+                    temperature,
+                    budget,
+                    config.self_edit_prompt,
                 )
             try:
                 edit = parse_self_edit(text)
                 break
             except InvalidSelfEdit as e:
-                if tries > config.max_invalid_retries:
+                if retries is not None and tries > retries:
                     return {
                         "self_edit_text": text,
                         "invalid": str(e),
                         "tries": tries,
                         "failure": f"invalid self-edit: {e}",
                     }
-    ttt_config = edit.ttt_config(replace(config.ttt, seed=seed))
+    ttt_seed = seed if config.ttt_seed == "job" else job_seed(config, "ttt", task.id)
+    ttt_config = edit.ttt_config(replace(config.ttt, seed=ttt_seed))
     return ttt_job(engine, task, ttt_config, config) | {
         "self_edit_text": text,
         "self_edit": edit.to_json(),
@@ -212,6 +226,8 @@ class Experiment:
             self.policy_update(iteration, chosen, rate, adapter)
         elif done.pairs and done.failure is None:  # resumed: re-apply the saved policy update
             base = self.engine.release()
+            if self.config.sft.float32:
+                base = base.float()
             merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
             self.engine = TTTEngine(merged, self.tokenizer, self.config.ttt)
 
@@ -234,6 +250,7 @@ class Experiment:
                 c.ttt.lora_targets,
                 job_seed(c, "sft", iteration, "*", 0),
                 save_to=adapter,
+                style=c.self_edit_prompt,
             )
             self.engine = TTTEngine(merged, self.tokenizer, c.ttt)
             note = f"fine-tuned on {len(pairs)} rewarded self-edits"

@@ -50,6 +50,31 @@ TOOL_DESCRIPTION = (
 )
 
 
+# The reference's prompt, in this project's words: a short fixed system message, the
+# demonstrations as Input/Output blocks of space-separated digits between dashed lines, then
+# the keys with their types and a skeleton whose values are left out (no example values).
+REFERENCE_SYSTEM = "You choose how a model should be trained to solve a grid puzzle."
+REFERENCE_INSTRUCTIONS = (
+    "Decide how to train a model on the examples above. Reply with one JSON object with these "
+    "keys:\n"
+    "- data_generation.use_basic_augmentations (bool): rotations, flips, reflections, shifts, "
+    "transpose\n"
+    "- data_generation.use_size_augmentations (bool): upscaling\n"
+    "- data_generation.use_chain_augmentations (bool): a basic augmentation, then upscaling\n"
+    "- data_generation.use_repeat_augmentations (bool): tiling\n"
+    '- training.strategy (str): "train_using_all_tokens" or "train_using_output_tokens"\n'
+    "- training.learning_rate (float)\n"
+    "- training.num_train_epochs (int)\n"
+    "Layout:\n"
+    '{"data_generation": {"use_basic_augmentations": ..., "use_size_augmentations": ..., '
+    '"use_chain_augmentations": ..., "use_repeat_augmentations": ...}, '
+    '"training": {"strategy": ..., "learning_rate": ..., "num_train_epochs": ...}}'
+)
+PROMPTS = ("arc-seal", "reference")
+# Lines some chat templates (Llama 3.x) add to every system message; the reference has none.
+_DATE_LINE = re.compile(r"^(Cutting Knowledge Date|Today Date):.*\n", re.MULTILINE)
+
+
 class InvalidSelfEdit(ValueError):
     """A self-edit text that does not say a valid configuration; the message says why."""
 
@@ -178,20 +203,40 @@ class SelfEditSpace:
         return out
 
 
-def prompt_ids(encoder: TaskEncoder, task: Task) -> list[int]:
+def _reference_demos(task: Task) -> str:
+    blocks = []
+    for e in task.train:
+        rows = [" ".join(map(str, row)) for row in e.input.tolist()]
+        out = [" ".join(map(str, row)) for row in e.output.tolist()]
+        blocks.append("Input:\n" + "\n".join(rows) + "\nOutput:\n" + "\n".join(out))
+    return "\n---\n".join(blocks)
+
+
+def prompt_ids(encoder: TaskEncoder, task: Task, style: str = "arc-seal") -> list[int]:
     """The self-edit prompt: the task's demonstrations, then the request for a self-edit.
 
-    Chat models get the demonstrations and the tool description in their chat template; the
+    Chat models get it in their chat template: the task in the project's chat format and the
+    tool description (``style="arc-seal"``), or the reference's layout (``"reference"``: its
+    system message, Input/Output blocks, the keys and an elided skeleton, no date lines). The
     compact tokenizer gets the demonstrations and the self-edit marker.
     """
-    demos = encoder.format.example_separator.join(
-        encoder.format.example_text(e) for e in task.train
-    )
-    tok = encoder.tokenizer
+    if style not in PROMPTS:
+        raise ValueError(f"prompt style must be one of {PROMPTS}, got {style!r}")
+    fmt, tok = encoder.format, encoder.tokenizer
     if not encoder.chat:
+        demos = fmt.example_separator.join(fmt.example_text(e) for e in task.train)
         return tok(demos + SELF_EDIT_MARKER)["input_ids"]
-    messages = [{"role": "user", "content": demos + "\n\n" + TOOL_DESCRIPTION}]
+    if style == "reference":
+        messages = [
+            {"role": "system", "content": REFERENCE_SYSTEM},
+            {"role": "user", "content": _reference_demos(task) + "\n\n" + REFERENCE_INSTRUCTIONS},
+        ]
+    else:
+        demos = fmt.example_separator.join(fmt.example_text(e) for e in task.train)
+        messages = [{"role": "user", "content": demos + "\n\n" + TOOL_DESCRIPTION}]
     text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    if style == "reference":
+        text = _DATE_LINE.sub("", text)
     return tok(text, add_special_tokens=False)["input_ids"]
 
 
@@ -225,19 +270,20 @@ def sample_schema(
     space: SelfEditSpace,
     rng: np.random.Generator,
     temperature: float = 1.0,
+    style: str = "arc-seal",
 ) -> tuple[str, float]:
     """One valid self-edit text and its log-probability under the renormalised choices.
 
     Options are scored as whole continuations of the text so far (each option's tokens given
     the prefix), so any tokenizer works, BPE or character-level.
     """
-    prompt = prompt_ids(encoder, task)
+    ids = prompt_ids(encoder, task, style)
     text, logprob = "", 0.0
     for piece in space.pieces():
         if isinstance(piece, str):
             text += piece
             continue
-        scores = _option_logprobs(model, encoder, prompt, [text + o for o in piece])
+        scores = _option_logprobs(model, encoder, ids, [text + o for o in piece])
         probs = torch.softmax(scores / temperature, dim=0).numpy().astype(np.float64)
         choice = int(rng.choice(len(piece), p=probs / probs.sum()))
         logprob += float(np.log(probs[choice]))
@@ -253,10 +299,11 @@ def sample_free(
     seed: int,
     temperature: float = 0.8,
     max_new_tokens: int = 128,
+    style: str = "arc-seal",
 ) -> str:
     """A freely sampled reply (the reference's decoding); it may not be a valid self-edit."""
     tok = encoder.tokenizer
-    prompt = prompt_ids(encoder, task)
+    prompt = prompt_ids(encoder, task, style)
     device = next(model.parameters()).device
     torch.manual_seed(seed)
     stop = {} if encoder.chat else {"stop_strings": ["}}"], "tokenizer": tok}

@@ -27,7 +27,7 @@ from arc_seal.encoding import IGNORE, Encoded, TaskEncoder
 from arc_seal.grid import Task
 from arc_seal.options import check, setting
 from arc_seal.training import collate, cosine_with_warmup, length_grouped_batches, optimizer_step
-from arc_seal.ttt_data import build_ttt_data
+from arc_seal.ttt_data import PERMUTED_COPIES, build_ttt_data
 
 STRATEGIES = ("output_tokens", "all_tokens")
 ENGINE_FIELDS = ("method", "lora_r", "lora_alpha", "lora_dropout", "lora_targets")
@@ -44,6 +44,13 @@ class TTTConfig:
     )
     families: tuple[str, ...] = setting(
         FAMILIES, "augmentation families applied to the leave-out data", choices=FAMILIES
+    )
+    permuted_copies: str = setting(
+        "base",
+        "recoloured / reordered copies: one each per leave-out task when a family is on (base), "
+        "or one combined copy of every task, augmented ones included, always (all: the "
+        "reference)",
+        choices=PERMUTED_COPIES,
     )
     strategy: str = setting(
         "output_tokens",
@@ -73,6 +80,10 @@ class TTTConfig:
     )
     max_length: int = setting(8192, "longer sequences are skipped and counted, never cut", ge=2)
     warmup_fraction: float = setting(0.1, "share of the steps spent warming up", ge=0, lt=1)
+    warmup_steps: int | None = setting(
+        None, "warm-up steps (the reference: 11); null: warmup_fraction of the steps", ge=0
+    )
+    weight_decay: float = setting(0.0, "AdamW weight decay", ge=0)
     grad_clip: float = setting(1.0, "gradient norm clipped to this", gt=0)
     lora_r: int = setting(128, "rank of the LoRA adapter", ge=1)
     lora_alpha: float = setting(16, "LoRA scale numerator (scale = alpha / r)", gt=0)
@@ -227,7 +238,12 @@ class TTTEngine:
     def encode(self, task: Task, config: TTTConfig) -> tuple[list[Encoded], int]:
         """The task's training sequences that fit ``max_length``, and how many did not."""
         data = build_ttt_data(
-            task, config.families, config.max_sequences, config.seed, config.leave_out
+            task,
+            config.families,
+            config.max_sequences,
+            config.seed,
+            config.leave_out,
+            config.permuted_copies,
         )
         encoded = [
             self.encoder.training_sequence(t, config.strategy, config.demo_outputs) for t in data
@@ -254,10 +270,13 @@ class TTTEngine:
             result.failure = f"needs {total} steps, over the budget of {config.max_steps}"
             return result
         torch.manual_seed(config.seed)
-        optimizer = torch.optim.AdamW(self._params, lr=config.learning_rate, weight_decay=0.0)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, cosine_with_warmup(total, int(config.warmup_fraction * total))
+        optimizer = torch.optim.AdamW(
+            self._params, lr=config.learning_rate, weight_decay=config.weight_decay
         )
+        warmup = config.warmup_steps
+        if warmup is None:
+            warmup = int(config.warmup_fraction * total)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(total, warmup))
         autocast = (
             torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else None
         )

@@ -45,20 +45,31 @@ def _key(task: Task) -> bytes:
     return b"|".join(parts)
 
 
+PERMUTED_COPIES = ("base", "all")
+
+
 def build_ttt_data(
     task: Task,
     families: Sequence[str],
     cap: int = 250,
     seed: int = 0,
     max_left_out: int = 2,
+    permuted_copies: str = "base",
 ) -> list[Task]:
     """Leave-out tasks expanded by the chosen augmentation families, de-duplicated, shuffled
     and capped at ``cap``.
 
-    When any family is chosen, each leave-out task also gets one random recolouring (colour 0
-    kept) and one random demonstration order, as in the reference. Seeded: the same
+    Permuted copies, ``"base"``: when any family is chosen, each leave-out task also gets one
+    copy under a random recolouring (colour 0 kept) and one under a random demonstration
+    order. ``"all"`` (the reference): every task, augmented ones included, gets one copy under
+    a random demonstration order combined, when any family is chosen, with a random
+    recolouring; so the set doubles, and is reordered even with no family. Seeded: the same
     arguments give the same list.
     """
+    if permuted_copies not in PERMUTED_COPIES:
+        raise ValueError(
+            f"permuted_copies must be one of {PERMUTED_COPIES}, got {permuted_copies!r}"
+        )
     rng = np.random.default_rng(seed)
     transforms = [IDENTITY, *(t for f in families for t in family_transforms(f, rng))]
     seen: set[bytes] = set()
@@ -72,8 +83,12 @@ def build_ttt_data(
     for base in leave_out_tasks(task, max_left_out):
         for t in transforms:
             add(transform_task(base, t))
-        if families:
+        if families and permuted_copies == "base":
             add(transform_task(base, random_colour_permutation(rng)))
             add(permute_examples(base, rng))
+    if permuted_copies == "all":
+        for augmented in list(out):
+            copy = permute_examples(augmented, rng)
+            add(transform_task(copy, random_colour_permutation(rng)) if families else copy)
     order = rng.permutation(len(out))
     return [out[i] for i in order[:cap]]
