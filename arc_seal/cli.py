@@ -43,6 +43,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     finishes an interrupted run without redoing finished jobs, under the settings it began with.
     """
     from arc_seal import config as cfg
+    from arc_seal.distributed import from_environment
     from arc_seal.records import new_run_dir, prepare_run_dir
     from arc_seal.seal import Experiment, failed_rows
 
@@ -65,25 +66,39 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.config:
             raise ConfigError("--config cannot change a resumed run: it keeps its config.yaml")
         config = cfg.for_resume(cfg.stored_config(run_dir), args, str(run_dir))
-        experiment = Experiment(config)
-        cfg.store_config(config, run_dir)  # records a changed W&B mode
+        ranks = from_environment(config.device)
+        experiment = Experiment(config, ranks)
+        if ranks.main:
+            cfg.store_config(config, run_dir)  # records a changed W&B mode
     else:
         config = cfg.resolve(
             args,
             cfg.load_yaml(cfg.config_path(args.config or "default")),
             args.config or "default config",
         )
+        ranks = from_environment(config.device)
         run_dir = Path(config.output_dir) if config.output_dir else None
-        if run_dir:
+        if run_dir and ranks.main:
             prepare_run_dir(run_dir, check_only=True)
-        experiment = Experiment(config)
-        if run_dir:
-            prepare_run_dir(run_dir)
-        else:
-            run_dir = new_run_dir("runs", config.subset)
-        cfg.store_config(config, run_dir)
-    print(f"run directory: {run_dir}")
+        experiment = Experiment(config, ranks)
+        problem = None
+        if ranks.main:  # one rank makes the run directory; the others are told where it is
+            try:
+                if run_dir:
+                    prepare_run_dir(run_dir)
+                else:
+                    run_dir = new_run_dir("runs", config.subset)
+                cfg.store_config(config, run_dir)
+            except ConfigError as e:
+                problem = str(e)
+        run_dir, problem = ranks.share((run_dir, problem))
+        if problem:
+            raise ConfigError(problem)
+    if ranks.main:
+        print(f"run directory: {run_dir}" + (f" ({ranks.world} ranks)" if ranks.world > 1 else ""))
     results = experiment.run(run_dir)
+    if results is None:  # not rank 0: its share is recorded, rank 0 reports
+        return 0
     print((run_dir / "results.md").read_text())
     failed = failed_rows(results)
     if failed:

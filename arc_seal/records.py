@@ -1,10 +1,13 @@
 """The run directory's record store: one typed record per finished job, appended as it ends.
 
 ``records.jsonl`` holds one JSON line per finished job, keyed by (stage, iteration, task_id,
-sample), flushed and synced as it is written. After a crash at most the line being written is
-lost: a partial last line is cut away on resume and that job runs again. A damaged line
-anywhere else is reported with its line number, moved to ``records.rejected.jsonl`` and its job
-redone; nothing else is lost. This module is the only place records become JSON and back.
+sample), flushed and synced as it is written. A run of several processes (``torchrun``) has
+each rank append to its own shard, ``records.rank-N.jsonl``; every shard is read, whatever
+the world size that wrote it, and the finished run merges them into ``records.jsonl``.
+After a crash at most the line being written is lost: a partial last line is cut away on
+resume and that job runs again. A damaged line anywhere else is reported with its line number,
+moved to ``records.rejected.jsonl`` and its job redone; nothing else is lost. This module
+is the only place records become JSON and back.
 """
 
 from __future__ import annotations
@@ -131,20 +134,35 @@ def from_json(line: str) -> Record:
         raise ValueError(str(e)) from None
 
 
+def shard_name(rank: int, world: int) -> str:
+    """The file a rank appends its records to."""
+    return RECORDS if world == 1 else f"records.rank-{rank}.jsonl"
+
+
 class Records:
-    """The jobs a run has finished, and the file they are appended to."""
+    """The jobs a run has finished (read from every shard), and the shard this process
+    appends to."""
 
-    def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / RECORDS
+    def __init__(self, run_dir: Path, shard: str = RECORDS):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / shard
         self.done: dict[Key, Record] = {}
-        if self.path.exists():
-            self._load()
+        self.refresh()
 
-    def _load(self) -> None:
-        raw = self.path.read_bytes()
+    def shards(self) -> list[Path]:
+        ranks = sorted(self.run_dir.glob("records.rank-*.jsonl"))
+        return [p for p in (self.run_dir / RECORDS, *ranks) if p.exists()]
+
+    def refresh(self) -> None:
+        """Read what every shard holds (the other ranks' records included)."""
+        for path in self.shards():
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        raw = path.read_bytes()
         complete = raw[: raw.rfind(b"\n") + 1]
         if len(complete) != len(raw):  # a line cut off by a crash: drop it, redo its job
-            with open(self.path, "r+b") as f:
+            with open(path, "r+b") as f:
                 f.truncate(len(complete))
         good, bad = [], []
         for number, line in enumerate(complete.decode(errors="replace").splitlines(), 1):
@@ -154,21 +172,18 @@ class Records:
                 record = from_json(line)
             except ValueError as e:
                 log.warning(
-                    "%s line %d is damaged (%s): set aside, its job runs again",
-                    self.path,
-                    number,
-                    e,
+                    "%s line %d is damaged (%s): set aside, its job runs again", path, number, e
                 )
                 bad.append(line)
                 continue
-            self.done[record.key] = record
+            self.done.setdefault(record.key, record)
             good.append(line)
         if bad:
-            with open(self.path.with_name(REJECTED), "a") as f:
+            with open(path.with_name(REJECTED), "a") as f:
                 f.write("".join(line + "\n" for line in bad))
-            tmp = self.path.with_suffix(".tmp")
+            tmp = path.with_suffix(".tmp")
             tmp.write_text("".join(line + "\n" for line in good))
-            os.replace(tmp, self.path)
+            os.replace(tmp, path)
 
     def get(self, key: Key) -> Record | None:
         return self.done.get(key)
@@ -182,6 +197,21 @@ class Records:
             os.fsync(f.fileno())
         self.done[record.key] = record
         return record
+
+    def merge(self) -> None:
+        """Every shard's records into ``records.jsonl``, the rank shards removed."""
+        shards = [p for p in self.shards() if p.name != RECORDS]
+        if not shards:
+            return
+        tmp = self.run_dir / (RECORDS + ".tmp")
+        with open(tmp, "w") as f:
+            f.write("".join(to_json(r) + "\n" for r in self.done.values()))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.run_dir / RECORDS)
+        for path in shards:
+            path.unlink()
+        self.path = self.run_dir / RECORDS
 
     def jobs(self, stage: str | None = None) -> list[JobRecord]:
         return [

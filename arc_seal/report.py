@@ -7,10 +7,13 @@ offline inside the run directory unless asked otherwise.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from arc_seal.evaluate import ROW_NAMES, ROWS
 from arc_seal.grid import Task
+from arc_seal.records import JobRecord
 
 TABLE_ROWS = (*ROWS, "oracle_train")
 
@@ -111,10 +114,18 @@ def submission(tasks: list[Task], attempts: dict[str, list[list[np.ndarray]]]) -
 
 
 class Tracker:
-    """W&B logging, or nothing when disabled; offline files go inside the run directory."""
+    """W&B logging as the run runs, or nothing when disabled; offline files go inside the run
+    directory.
 
-    def __init__(self, run_dir, mode: str, config: dict, name: str):
+    One history entry per job as it finishes (``job/*``, against ``job/index``); per row every
+    metric in one entry; per self-edit stage and iteration, histograms and a table of the
+    choices; loss curves one line per job; results, predictions, pictures and each policy
+    update as artifacts.
+    """
+
+    def __init__(self, run_dir: Path, mode: str, config: dict, name: str):
         self.run = None
+        self.logged: set[tuple] = set()
         if mode == "disabled":
             return
         import wandb
@@ -129,14 +140,65 @@ class Tracker:
             id=name.replace("/", "-"),
             resume="allow",
         )
+        self.run.define_metric("job/*", step_metric="job/index")
 
     def log(self, values: dict) -> None:
         if self.run is not None:
             self.run.log(values)
 
-    def histogram(self, name: str, values: list[float]) -> None:
-        if self.run is not None and values:
-            self.run.log({name: self.wandb.Histogram(values)})
+    def job(self, record: JobRecord) -> None:
+        """One history entry for a finished job (once, however often it is handed over)."""
+        if self.run is None or record.key in self.logged:
+            return
+        self.logged.add(record.key)
+        ttt = record.ttt
+        self.run.log(
+            {
+                "job/index": len(self.logged),
+                "job/stage": record.stage,
+                "job/iteration": record.iteration,
+                "job/task": record.task_id,
+                "job/sample": record.sample,
+                "job/solved": None if record.solved is None else float(record.solved),
+                "job/cell_accuracy": record.cell_accuracy,
+                "job/shape_accuracy": record.shape_accuracy,
+                "job/trivial_cell_accuracy": record.trivial_cell_accuracy,
+                "job/steps": ttt.steps if ttt else 0,
+                "job/final_loss": ttt.losses[-1] if ttt and ttt.losses else None,
+                "job/seconds": record.seconds,
+                "job/failed": float(record.failure is not None),
+            }
+        )
+
+    def self_edits(self, stage: str, iteration: int, records: list[JobRecord]) -> None:
+        """What the policy chose in one stage: a histogram per option and a table of samples."""
+        edits = [(r, r.self_edit) for r in records if r.self_edit]
+        if self.run is None or not edits:
+            return
+        prefix = f"self_edit/{stage}" + (f"-{iteration}" if iteration else "")
+        flags = ("basic", "size", "chain", "repeat")
+        values = {
+            f"{prefix}/learning_rate": [e["training"]["learning_rate"] for _, e in edits],
+            f"{prefix}/epochs": [e["training"]["num_train_epochs"] for _, e in edits],
+            f"{prefix}/output_tokens": [
+                float(e["training"]["strategy"] == "train_using_output_tokens") for _, e in edits
+            ],
+        }
+        for flag in flags:
+            values[f"{prefix}/use_{flag}"] = [
+                float(e["data_generation"][f"use_{flag}_augmentations"]) for _, e in edits
+            ]
+        rows = [
+            [r.task_id, r.sample, *(e["data_generation"][f"use_{f}_augmentations"] for f in flags)]
+            + [e["training"]["strategy"], e["training"]["learning_rate"]]
+            + [e["training"]["num_train_epochs"], r.solved]
+            for r, e in edits
+        ]
+        columns = ["task", "sample", *flags, "strategy", "learning_rate", "epochs", "solved"]
+        self.run.log(
+            {k: self.wandb.Histogram(v) for k, v in values.items()}
+            | {f"{prefix}/choices": self.wandb.Table(columns=columns, data=rows)}
+        )
 
     def table(self, name: str, columns: list[str], rows: list[list], images: int | None = None):
         """Log a table; the column at index ``images`` holds PNG paths shown as pictures."""
@@ -146,10 +208,29 @@ class Tracker:
             rows = [[*r[:images], self.wandb.Image(str(r[images])), *r[images + 1 :]] for r in rows]
         self.run.log({name: self.wandb.Table(columns=columns, data=rows)})
 
-    def line(self, name: str, columns: list[str], rows: list[list], x: str, y: str):
-        if self.run is not None and rows:
-            table = self.wandb.Table(columns=columns, data=rows)
-            self.run.log({name: self.wandb.plot.line(table, x, y, title=name)})
+    def loss_curves(self, name: str, curves: dict[str, list[float]]) -> None:
+        """One line per job."""
+        if self.run is not None and curves:
+            plot = self.wandb.plot.line_series(
+                xs=[list(range(len(c))) for c in curves.values()],
+                ys=list(curves.values()),
+                keys=list(curves),
+                title=name,
+                xname="step",
+            )
+            self.run.log({name: plot})
+
+    def artifact(self, name: str, kind: str, paths: list[Path]) -> None:
+        """Files and folders saved with the run."""
+        if self.run is None:
+            return
+        artifact = self.wandb.Artifact(name, type=kind)
+        for path in paths:
+            if path.is_dir():
+                artifact.add_dir(str(path), name=path.name)
+            elif path.exists():
+                artifact.add_file(str(path))
+        self.run.log_artifact(artifact)
 
     def finish(self) -> None:
         if self.run is not None:

@@ -7,6 +7,9 @@ is a record; a job already recorded (an interrupted run resumed) is not run agai
 
 Eval tasks whose test outputs are unknown (an ARC Prize challenges file) are answered but not
 scored: every row still produces attempts for ``submission.json``.
+
+Under ``torchrun`` every rank runs its share of each stage's jobs (``arc_seal.distributed``);
+rank 0 updates the policy, writes the results and logs to W&B.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ from tqdm import tqdm
 
 from arc_seal.config import RunConfig
 from arc_seal.data import Subset, load_subset
+from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
 from arc_seal.evaluate import row_summary, voted_attempts
 from arc_seal.grid import Task
 from arc_seal.models import DEFAULT_MODEL, load_model
 from arc_seal.predict import predict, score
-from arc_seal.records import JobRecord, PolicyUpdate, Records, TTTStats
+from arc_seal.records import JobRecord, PolicyUpdate, Records, TTTStats, shard_name
 from arc_seal.render import render_task
 from arc_seal.report import Tracker, results_markdown, submission
 from arc_seal.rest_em import reinforced, sft_policy
@@ -144,10 +148,11 @@ def self_edit_job(engine: TTTEngine, task: Task, config: RunConfig, seed: int) -
 class Experiment:
     """Runs the jobs of one run directory, skipping those already recorded."""
 
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, ranks: Ranks | None = None):
         """Load the subset and the model: anything wrong with them fails here, before a run
         directory is made."""
         self.config = config
+        self.ranks = ranks = ranks or Ranks()
         self.subset: Subset = load_subset(config.subset)
         needs_outputs = config.iterations > 0 or config.oracle_on_train
         unknown = [t.id for t in self.subset.train if not known_outputs(t)]
@@ -158,7 +163,9 @@ class Experiment:
                 "oracle_on_train: false for a prediction-only run)"
             )
         model, self.tokenizer = load_model(
-            config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
+            config.model or DEFAULT_MODEL,
+            ranks.device(config.device),
+            trust_remote_code=config.trust_remote_code,
         )
         self.engine = TTTEngine(model, self.tokenizer, config.ttt)
         if self.engine.encoder.chat and config.predict.candidates != "greedy":
@@ -172,20 +179,19 @@ class Experiment:
     def jobs(
         self, stage: str, iteration: int, tasks: list[Task], samples: int, fn: Callable
     ) -> list[JobRecord]:
-        """Run ``fn(task, seed)`` for each (task, sample) not yet recorded; all records back."""
+        """Run ``fn(task, seed)`` for each of this rank's (task, sample) jobs not yet recorded;
+        once every rank is done, all the stage's records back."""
         start = time.perf_counter()
-        todo = [(t, s) for t in tasks for s in range(samples)]
-        out = []
-        bar = tqdm(
-            todo, desc=f"{stage} (iteration {iteration})" if iteration else stage, unit="job"
-        )
-        for task, sample in bar:
-            key = (stage, iteration, task.id, sample)
+        keys = [(stage, iteration, t.id, s) for t in tasks for s in range(samples)]
+        by_id = {t.id: t for t in tasks}
+        mine = [k for i, k in enumerate(keys) if self.ranks.mine(i)]
+        label = f"{stage} (iteration {iteration})" if iteration else stage
+        for key in tqdm(mine, desc=label, unit="job", disable=not self.ranks.main):
             record = self.records.get(key)
             if record is None:
                 t0 = time.perf_counter()
                 try:
-                    fields = fn(task, job_seed(self.config, *key))
+                    fields = fn(by_id[key[2]], job_seed(self.config, *key))
                 except JOB_ERRORS as e:
                     fields = {"failure": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
                     if torch.cuda.is_available():
@@ -193,7 +199,13 @@ class Experiment:
                 record = self.records.add(
                     JobRecord(*key, **fields, seconds=round(time.perf_counter() - t0, 2))
                 )
-            out.append(record)
+            self.tracker.job(record)
+        if self.ranks.world > 1:
+            self.ranks.barrier()
+            self.records.refresh()
+        out = [self.records.get(k) for k in keys]
+        for record in out:  # the other ranks' jobs, on rank 0's dashboard
+            self.tracker.job(record)
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
         return out
 
@@ -213,6 +225,7 @@ class Experiment:
         samples = self.jobs(
             "rest_em", iteration, self.subset.train, c.samples_per_task, self.self_edit
         )
+        self.tracker.self_edits("rest_em", iteration, samples)
         baselines = {}
         if c.reward == "best_of_n":
             rows = self.jobs("baseline", iteration, self.subset.train, 1, self.icl)
@@ -221,10 +234,17 @@ class Experiment:
         self.tracker.log({"iteration": iteration, "train_reward_rate": rate})
         chosen = reinforced(samples, c.reward, baselines)
         adapter = self.run_dir / "policy" / f"iteration-{iteration}"
-        done = self.records.get(("sft", iteration, "*", 0))
-        if done is None:
+        key = ("sft", iteration, "*", 0)
+        done = self.records.get(key)
+        if done is None and self.ranks.main:
             self.policy_update(iteration, chosen, rate, adapter)
-        elif done.pairs and done.failure is None:  # resumed: re-apply the saved policy update
+            self.ranks.barrier()
+            return
+        if done is None:  # rank 0 fine-tunes; the others load what it saved
+            self.ranks.barrier()
+            self.records.refresh()
+            done = self.records.get(key)
+        if done.pairs and done.failure is None:
             base = self.engine.release()
             if self.config.sft.float32:
                 base = base.float()
@@ -259,6 +279,8 @@ class Experiment:
         else:
             note = "no self-edit earned reward: the policy is unchanged"
         log.info("ReST-EM iteration %d: %s", iteration, note)
+        if chosen and not stats["failure"]:
+            self.tracker.artifact(f"policy-iteration-{iteration}", "policy", [adapter])
         self.records.add(
             PolicyUpdate(
                 iteration=iteration,
@@ -270,12 +292,21 @@ class Experiment:
             )
         )
 
-    def run(self, run_dir: Path) -> dict:
-        """Run (or finish) every job into ``run_dir``; returns the results."""
+    def run(self, run_dir: Path) -> dict | None:
+        """Run (or finish) every job into ``run_dir``; returns the results (on rank 0; None
+        on the other ranks)."""
         self.run_dir = Path(run_dir)
-        self.records = Records(self.run_dir)
+        shard = shard_name(self.ranks.rank, self.ranks.world)
+        if self.ranks.main:  # rank 0 repairs damaged records before anyone reads them
+            self.records = Records(self.run_dir, shard)
+        self.ranks.barrier()
+        if not self.ranks.main:
+            self.records = Records(self.run_dir, shard)
         self.tracker = Tracker(
-            self.run_dir, self.config.wandb, self.config.to_dict(), self.run_dir.name
+            self.run_dir,
+            self.config.wandb if self.ranks.main else "disabled",
+            self.config.to_dict(),
+            self.run_dir.name,
         )
         c, s = self.config, self.subset
         rows = {
@@ -283,6 +314,7 @@ class Experiment:
             "oracle": self.jobs("oracle", 0, s.eval, c.oracle_samples, self.oracle),
             "no_rl": self.jobs("no_rl", 0, s.eval, c.eval_samples, self.self_edit),
         }
+        self.tracker.self_edits("no_rl", 0, rows["no_rl"])
         if c.oracle_on_train:
             rows["oracle_train"] = self.jobs(
                 "oracle_train", 0, s.train, c.oracle_samples, self.oracle
@@ -290,6 +322,10 @@ class Experiment:
         for iteration in range(1, c.iterations + 1):
             self.rest_em_iteration(iteration)
         rows["seal"] = self.jobs("seal", 0, s.eval, c.eval_samples, self.self_edit)
+        self.tracker.self_edits("seal", 0, rows["seal"])
+        if not self.ranks.main:
+            return None
+        self.records.merge()
         return self.finish(rows)
 
     def finish(self, rows: dict[str, list[JobRecord]]) -> dict:
@@ -329,34 +365,33 @@ class Experiment:
 
     def _log_wandb(self, results: dict, pictures: list[list]) -> None:
         t = self.tracker
+        metrics = (
+            "accuracy",
+            "cell_accuracy",
+            "trivial_cell_accuracy",
+            "shape_accuracy",
+            "truth_in_candidates",
+            "failed",
+        )
         t.log(
             {
                 f"{name}/{metric}": r[metric]
                 for name, r in results["rows"].items()
-                for metric in ("accuracy", "cell_accuracy", "shape_accuracy", "failed")
-                if r[metric] is not None
+                for metric in metrics
+                if r.get(metric) is not None
             }
         )
-        edits = [r.self_edit for r in self.records.jobs() if r.self_edit]
-        t.histogram("self_edit/learning_rate", [e["training"]["learning_rate"] for e in edits])
-        t.histogram("self_edit/epochs", [e["training"]["num_train_epochs"] for e in edits])
-        for flag in ("basic", "size", "chain", "repeat"):
-            t.histogram(
-                f"self_edit/use_{flag}",
-                [float(e["data_generation"][f"use_{flag}_augmentations"]) for e in edits],
-            )
-        t.histogram(
-            "self_edit/output_tokens",
-            [float(e["training"]["strategy"] == "train_using_output_tokens") for e in edits],
+        t.loss_curves(
+            "ttt/loss_curves",
+            {
+                f"{r.stage}/{r.iteration}/{r.task_id}/{r.sample}": r.ttt.losses
+                for r in self.records.jobs()
+                if r.ttt and r.ttt.losses
+            },
         )
-        losses = [
-            [f"{r.stage}/{r.iteration}/{r.task_id}/{r.sample}", step, loss]
-            for r in self.records.jobs()
-            if r.ttt
-            for step, loss in enumerate(r.ttt.losses)
-        ]
-        t.line("ttt/loss_curves", ["job", "step", "loss"], losses, "step", "loss")
         t.table("seal/per_task", ["task", "solved", "samples", "picture"], pictures, images=3)
+        files = ("results.json", "results.md", "submission.json", "pictures")
+        t.artifact(f"results-{self.run_dir.name}", "results", [self.run_dir / f for f in files])
         t.finish()
 
 

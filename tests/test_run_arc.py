@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from tiny import learnable_run_inputs
+from wandb_history import history
 
 from arc_seal.cli import main
 from arc_seal.config import from_dict, load_yaml, store_config
@@ -92,7 +93,23 @@ def test_whole_loop_writes_a_complete_run_directory(tmp_path):
     (task_id,) = submission
     assert set(submission[task_id][0]) == {"attempt_1", "attempt_2"}
     assert (out / "pictures" / f"{task_id}.png").exists()
-    assert list((out / "wandb").glob("offline-run-*/run-*.wandb"))
+    (wandb_file,) = (out / "wandb").glob("offline-run-*/run-*.wandb")
+    entries = history(wandb_file)
+    jobs = [e for e in entries if "job/index" in e]
+    assert sorted(e["job/index"] for e in jobs) == list(range(1, EXPECTED_JOBS))  # all but sft
+    fields = ("stage", "iteration", "task", "solved", "cell_accuracy", "shape_accuracy")
+    fields += ("steps", "final_loss", "seconds")
+    for e in jobs:
+        assert all(f"job/{f}" in e for f in fields), e
+    assert {(e["job/stage"], e["job/task"]) for e in jobs} == {
+        (k[0], k[2]) for k in keys if k[0] != "sft"
+    }
+    rows = [e for e in entries if "seal/accuracy" in e]
+    assert len(rows) == 1 and {
+        f"icl/{m}" for m in ("accuracy", "cell_accuracy", "shape_accuracy")
+    } <= set(rows[0])
+    stages = {k.split("/")[1] for e in entries for k in e if k.startswith("self_edit/")}
+    assert {"no_rl", "rest_em-1", "seal"} <= stages  # no-RL and SEAL choices side by side
 
 
 @pytest.mark.slow

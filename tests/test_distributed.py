@@ -1,0 +1,113 @@
+"""Several processes under torchrun (gloo, CPU) against one: same records, and a run killed
+mid-stage resumes under another world size without losing or repeating a job."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tiny import learnable_run_inputs
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--iterations", "1", "--samples-per-task", "2", "--eval-samples", "2"]
+SMALL += ["--wandb", "disabled", "--oracle-on-train"]
+# 1 eval and 2 train tasks: icl 1, oracle 1, no_rl 2, oracle_train 2, rest_em 4, sft 1, seal 2
+EXPECTED_JOBS = 13
+ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def _args(inputs, out) -> list[str]:
+    return [
+        str(ROOT / "scripts" / "run_arc.py"),
+        *("--config", str(inputs["config"]), "--subset", str(inputs["subset"])),
+        *("--model", str(inputs["model"]), "--output-dir", str(out), *SMALL),
+    ]
+
+
+def _torchrun(n: int) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}"]
+
+
+def _records(run_dir: Path) -> dict[tuple, dict]:
+    out = {}
+    for path in sorted(run_dir.glob("records*.jsonl")):
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            key = (r["stage"], r["iteration"], r["task_id"], r["sample"])
+            assert key not in out, f"{key} recorded twice"
+            out[key] = r
+    return out
+
+
+def _verdict(r: dict) -> tuple:
+    return (r.get("solved"), r.get("cell_accuracy"), r.get("attempts"), r.get("self_edit"))
+
+
+@pytest.mark.slow
+def test_two_ranks_record_what_one_process_records(tmp_path):
+    inputs = learnable_run_inputs(tmp_path)
+    one, two = tmp_path / "one", tmp_path / "two"
+    for command, out in (([sys.executable], one), (_torchrun(2), two)):
+        done = subprocess.run(
+            command + _args(inputs, out), env=ENV, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert "(2 ranks)" in done.stdout and "| ICL (no TTT) |" in done.stdout
+    a, b = _records(one), _records(two)
+    assert a.keys() == b.keys() and len(a) == EXPECTED_JOBS
+    assert not list(two.glob("records.rank-*.jsonl"))  # merged into records.jsonl
+    for key in a:
+        if key[0] != "sft":
+            assert _verdict(a[key]) == _verdict(b[key]), key
+    assert a[("sft", 1, "*", 0)]["pairs"] == b[("sft", 1, "*", 0)]["pairs"]
+    assert (
+        json.loads((one / "results.json").read_text())["rows"]
+        == json.loads((two / "results.json").read_text())["rows"]
+    )
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_stage_resumes_with_another_world_size(tmp_path):
+    inputs = learnable_run_inputs(tmp_path)
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        _torchrun(2) + _args(inputs, out),
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and len(_partial(out)) < 4:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _partial(out)
+    assert len(before) >= 4 and not (out / "results.json").exists()
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run_arc.py"), "--resume", str(out)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = _records(out)  # raises if a job was recorded twice
+    assert len(after) == EXPECTED_JOBS
+    for key, line in before.items():
+        assert after[key] == json.loads(line)  # kept as written, not run again
+
+
+def _partial(run_dir: Path) -> dict[tuple, str]:
+    """Complete lines written so far, by key."""
+    out = {}
+    for path in sorted(run_dir.glob("records*.jsonl")):
+        for line in path.read_text().splitlines(keepends=True):
+            if line.endswith("\n"):
+                r = json.loads(line)
+                out[(r["stage"], r["iteration"], r["task_id"], r["sample"])] = line
+    return out
