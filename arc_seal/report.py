@@ -15,7 +15,7 @@ from arc_seal.evaluate import ROW_NAMES, ROWS
 from arc_seal.grid import Task
 from arc_seal.records import JobRecord
 
-TABLE_ROWS = (*ROWS, "oracle_train")
+TABLE_ROWS = (*ROWS, "oracle_train", "best_fixed", "grid_oracle")
 
 
 def _accuracy(r: dict) -> str:
@@ -86,14 +86,13 @@ def seeds_markdown(runs: list[dict]) -> str:
         present = [r["rows"][row] for r in runs if row in r["rows"]]
         if len(present) != len(runs):
             continue
-        if any(p["accuracy"] is None or p["cell_accuracy"] is None for p in present):
+        if any(p["accuracy"] is None for p in present):
             lines.append(f"| {ROW_NAMES[row]} | not scored or failed in some run | - | - |")
             continue
-        cells = [
-            _spread([100 * p["accuracy"] for p in present], ".1f", unit="%"),
-            _spread([p["cell_accuracy"] for p in present], ".3f"),
-            _spread([p["shape_accuracy"] for p in present], ".3f"),
-        ]
+        cells = [_spread([100 * p["accuracy"] for p in present], ".1f", unit="%")]
+        for metric in ("cell_accuracy", "shape_accuracy"):
+            values = [p[metric] for p in present]
+            cells.append("-" if None in values else _spread(values, ".3f"))
         lines.append(f"| {ROW_NAMES[row]} | " + " | ".join(cells) + " |")
     lines += ["", "Each cell: mean over runs [lowest, highest].", ""]
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from peft import PeftModel
 from tqdm import tqdm
 
 from arc_seal.config import RunConfig
+from arc_seal.curate import grid_rows
 from arc_seal.data import Subset, load_subset
 from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
@@ -339,6 +340,10 @@ class Experiment:
             "model": c.model or "embedded default",
             "seed": c.seed,
             "rows": {name: row_summary(recs, ids[name]) for name, recs in rows.items()},
+        }
+        if s.grid is not None:
+            results["rows"] |= grid_rows(s.grid, [t.id for t in s.train], ids["seal"])
+        results |= {
             "train_reward_rate": {
                 str(u.iteration): u.train_reward_rate for u in self.records.updates()
             },

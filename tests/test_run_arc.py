@@ -388,6 +388,10 @@ def test_malformed_task_file_in_a_subset_exits_2(tmp_path, capsys):
 
 def test_full_fine_tuning_search_and_poe_run_the_whole_loop(tmp_path, capsys):
     inputs = learnable_run_inputs(tmp_path)
+    spec = json.loads(inputs["subset"].read_text())  # a curated subset carries its grid
+    ids = spec["train"] + spec["eval"]
+    spec["grid"] = {"configurations": [{}, {}], "solved": {ids[0]: [1], ids[1]: [1], ids[2]: [0]}}
+    inputs["subset"].write_text(json.dumps(spec))
     out = tmp_path / "run"
     levers = ["--ttt.method", "full", "--ttt.tokens-per-epoch", "400", "--ttt.max-steps", "none"]
     levers += ["--predict.candidates", "dfs", "--predict.scoring", "poe"]
@@ -399,6 +403,12 @@ def test_full_fine_tuning_search_and_poe_run_the_whole_loop(tmp_path, capsys):
     oracle = next(r for r in records if r["stage"] == "oracle")
     assert oracle["failure"] is None and 800 <= oracle["ttt"]["tokens"] < 800 + 400
     assert oracle["truth_in_candidates"] is not None and oracle["trivial_cell_accuracy"] > 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    # config 1 solves both train tasks but not the eval task; config 0 does
+    assert (rows["best_fixed"]["correct"], rows["grid_oracle"]["correct"]) == (0, 1)
+    assert (
+        "| Grid oracle (any config, from the grid) | 100.0% |" in (out / "results.md").read_text()
+    )
 
 
 def test_search_with_a_chat_model_is_refused_before_the_run(tmp_path, capsys):

@@ -1,0 +1,141 @@
+"""A subset curated for a model by the paper's own rule: keep the tasks that some test-time
+training configuration solves, so that the reward can fire and a policy has something to find.
+
+Every task of a pool (held out of the model's pretraining) is trained on and answered under
+every configuration of a grid — the self-edit space (augmentation families x loss x learning
+rate x epochs), or a seeded sample of it. Each (task, configuration) verdict is appended to
+``grid.jsonl`` as it completes, so an interrupted curation resumes. The tasks some
+configuration solves are split, seeded, into train and eval halves and written as a subset
+file that also carries the grid: which configurations solve which task. A run on that subset
+then shows two more rows, read from the grid: the best fixed configuration (the one that
+solves the most train tasks, applied to every eval task) and the grid oracle (an eval task
+counts if any configuration solves it: the ceiling for any policy).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from arc_seal.augment import FAMILIES
+from arc_seal.grid import Task
+from arc_seal.self_edit import STRATEGIES, SelfEdit, SelfEditSpace
+
+GRID = "grid.jsonl"
+
+
+def configurations(space: SelfEditSpace, size: int | None = None, seed: int = 0) -> list[SelfEdit]:
+    """Every self-edit of ``space`` (families x loss x learning rate x epochs), or a seeded
+    sample of ``size`` of them."""
+    every = [
+        SelfEdit(*flags, strategy, lr, epochs)
+        for flags in itertools.product((True, False), repeat=len(FAMILIES))
+        for strategy in STRATEGIES
+        for lr in space.learning_rates
+        for epochs in space.epochs
+    ]
+    if size is None or size >= len(every):
+        return every
+    picked = np.random.default_rng(seed).choice(len(every), size, replace=False)
+    return [every[i] for i in sorted(picked.tolist())]
+
+
+def run_grid(
+    tasks: list[Task],
+    configs: list[SelfEdit],
+    judge: Callable[[Task, SelfEdit], dict],
+    out_dir: Path,
+) -> dict[str, list[bool]]:
+    """``judge(task, config)`` (a dict with ``solved``) for every pair not yet in
+    ``out_dir/grid.jsonl``; each verdict appended as it completes. Returns task id -> solved
+    per configuration."""
+    path = Path(out_dir) / GRID
+    done: dict[tuple[str, int], dict] = {}
+    if path.exists():
+        raw = path.read_text()
+        lines = raw[: raw.rfind("\n") + 1].splitlines()  # a line cut off by a crash is redone
+        for line in lines:
+            row = json.loads(line)
+            done[(row["task"], row["config"])] = row
+        path.write_text("".join(line + "\n" for line in lines))
+    todo = [(t, i) for t in tasks for i in range(len(configs)) if (t.id, i) not in done]
+    with open(path, "a") as f:
+        for task, i in tqdm(todo, desc="curation", unit="run"):
+            start = time.perf_counter()
+            verdict = judge(task, configs[i])
+            row = {"task": task.id, "config": i, **verdict}
+            row["seconds"] = round(time.perf_counter() - start, 2)
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            done[(task.id, i)] = row
+    return {t.id: [bool(done[(t.id, i)]["solved"]) for i in range(len(configs))] for t in tasks}
+
+
+def split(
+    solved: dict[str, list[bool]], eval_fraction: float, seed: int
+) -> tuple[list[str], list[str]]:
+    """The tasks some configuration solves, shuffled with ``seed``, into (train, eval)."""
+    kept = sorted(t for t, row in solved.items() if any(row))
+    order = [kept[i] for i in np.random.default_rng(seed).permutation(len(kept))]
+    n_eval = round(eval_fraction * len(order))
+    return sorted(order[n_eval:]), sorted(order[:n_eval])
+
+
+def subset_spec(
+    dataset: str,
+    solved: dict[str, list[bool]],
+    configs: list[SelfEdit],
+    eval_fraction: float = 0.5,
+    seed: int = 0,
+) -> dict:
+    """A subset file's content, the grid included."""
+    train, eval_ = split(solved, eval_fraction, seed)
+    return {
+        "dataset": dataset,
+        "train": train,
+        "eval": eval_,
+        "grid": {
+            "configurations": [c.to_json() for c in configs],
+            "solved": {t: [i for i, ok in enumerate(row) if ok] for t, row in solved.items()},
+            "split_seed": seed,
+        },
+    }
+
+
+def grid_rows(grid: dict, train: list[str], eval_: list[str]) -> dict[str, dict]:
+    """The two rows a grid gives without running anything: ``best_fixed`` and
+    ``grid_oracle``, on the eval tasks, shaped like the other rows."""
+    solves = {t: set(grid["solved"].get(t, [])) for t in (*train, *eval_)}
+    n = len(grid["configurations"])
+    train_counts = [sum(i in solves[t] for t in train) for i in range(n)]
+    best = max(range(n), key=lambda i: (train_counts[i], -i)) if n else None
+    per_task = {
+        "best_fixed": {t: [best in solves[t]] for t in eval_},
+        "grid_oracle": {t: [bool(solves[t])] for t in eval_},
+    }
+    rows = {}
+    for name, outcomes in per_task.items():
+        correct = sum(v[0] for v in outcomes.values())
+        rows[name] = {
+            "jobs": len(eval_),
+            "failed": 0,
+            "failures": {},
+            "scored": True,
+            "accuracy": correct / len(eval_) if eval_ else None,
+            "correct": correct,
+            "total": len(eval_),
+            "per_task": outcomes,
+            "cell_accuracy": None,
+            "trivial_cell_accuracy": None,
+            "shape_accuracy": None,
+            "truth_in_candidates": None,
+            "per_task_cells": {},
+        }
+    rows["best_fixed"]["configuration"] = grid["configurations"][best] if n else None
+    return rows

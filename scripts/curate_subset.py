@@ -1,0 +1,6 @@
+"""Curate a subset for a model: the tasks some TTT configuration solves (`arc-seal curate`)."""
+
+from arc_seal.cli import curate, run_cli
+
+if __name__ == "__main__":
+    run_cli(curate)

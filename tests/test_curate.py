@@ -1,0 +1,107 @@
+import json
+
+import numpy as np
+import pytest
+from tiny import learnable_run_inputs
+
+from arc_seal.curate import GRID, configurations, grid_rows, run_grid, split, subset_spec
+from arc_seal.data import load_subset
+from arc_seal.self_edit import SelfEditSpace
+from arc_seal.synthetic import make_task
+
+SPACE = SelfEditSpace(learning_rates=(1e-3, 1e-2), epochs=(1, 2))
+
+
+def test_the_grid_is_the_self_edit_space_or_a_seeded_sample_of_it():
+    every = configurations(SPACE)
+    assert len(every) == 16 * 2 * 2 * 2 and len(set(every)) == len(every)
+    sample = configurations(SPACE, size=10, seed=3)
+    assert len(sample) == 10 and set(sample) <= set(every)
+    assert sample == configurations(SPACE, size=10, seed=3) != configurations(SPACE, 10, seed=4)
+
+
+def _tasks(n: int) -> list:
+    rng = np.random.default_rng(0)
+    tasks = [make_task("identity", rng, n_train=2, max_side=3) for _ in range(n)]
+    return [t.__class__(f"t{i}", t.train, t.test, t.source) for i, t in enumerate(tasks)]
+
+
+# task t0: solved by configuration 2 only; t1: by none; t2: by 0 and 1; t3..: by 1
+def _known(task, config_index) -> bool:
+    return {"t0": config_index == 2, "t1": False, "t2": config_index in (0, 1)}.get(
+        task.id, config_index == 1
+    )
+
+
+def test_curation_keeps_what_some_configuration_solves_and_resumes_after_an_interrupt(tmp_path):
+    tasks, configs = _tasks(6), configurations(SPACE, size=4, seed=0)
+    calls = []
+
+    def judge(task, config):
+        calls.append((task.id, configs.index(config)))
+        if len(calls) == 7:
+            raise KeyboardInterrupt  # the curation is stopped mid-way
+        return {"solved": _known(task, configs.index(config))}
+
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(tasks, configs, judge, tmp_path)
+    assert len((tmp_path / GRID).read_text().splitlines()) == 6
+    with open(tmp_path / GRID, "a") as f:
+        f.write('{"task": "t1", "con')  # and the line being written was cut off
+    first = list(calls)
+    solved = run_grid(tasks, configs, judge, tmp_path)
+    again = calls[len(first) :]
+    assert len(again) == 6 * 4 - 6  # the six recorded verdicts are not redone
+    assert not set(again) & set(first[:6])
+    assert solved["t0"] == [False, False, True, False] and not any(solved["t1"])
+    train, eval_ = split(solved, eval_fraction=0.5, seed=0)
+    assert "t1" not in train + eval_ and "t0" in train + eval_
+    assert not set(train) & set(eval_) and len(train) + len(eval_) == 5
+    assert split(solved, 0.5, seed=0) == (train, eval_) != split(solved, 0.5, seed=1)
+    assert run_grid(tasks, configs, judge, tmp_path) == solved  # nothing left to do
+    assert len(calls) == len(first) + len(again)
+
+
+def test_the_grid_gives_best_fixed_and_grid_oracle_rows(tmp_path):
+    solved = {
+        "a": [True, False, False],
+        "b": [True, True, False],
+        "c": [False, True, False],
+        "d": [False, True, True],
+        "e": [True, False, False],
+        "f": [False, False, True],
+    }
+    configs = configurations(SPACE, size=3, seed=0)
+    spec = subset_spec("arc-agi-1", solved, configs, eval_fraction=0.5, seed=0)
+    spec["train"], spec["eval"] = ["a", "b", "e"], ["c", "d", "f"]  # fixed for the check
+    rows = grid_rows(spec["grid"], spec["train"], spec["eval"])
+    # config 0 solves all three train tasks, but only none of c, d, f; the ceiling is 3/3
+    assert rows["best_fixed"]["configuration"] == configs[0].to_json()
+    assert rows["best_fixed"]["correct"] == 0 and rows["grid_oracle"]["correct"] == 3
+    assert rows["grid_oracle"]["per_task"] == {"c": [True], "d": [True], "f": [True]}
+
+
+def test_a_curated_subset_file_loads_with_its_grid(tmp_path):
+    configs = configurations(SPACE, size=2, seed=0)
+    spec = subset_spec("arc-agi-1", {"007bbfb7": [True, False], "00d62c1b": [False, True]}, configs)
+    path = tmp_path / "curated.json"
+    path.write_text(json.dumps(spec))
+    subset = load_subset(str(path))
+    assert subset.grid["solved"] == {"007bbfb7": [0], "00d62c1b": [1]}
+    assert {t.id for t in subset.train + subset.eval} == {"007bbfb7", "00d62c1b"}
+
+
+def test_curate_command_writes_a_subset_and_resumes(run_script, tmp_path):
+    inputs = learnable_run_inputs(tmp_path)
+    target = tmp_path / "curated.json"
+    args = ["--name", "c", "--config", str(inputs["config"]), "--model", str(inputs["model"])]
+    args += ["--limit", "2", "--size", "2", "--out", str(tmp_path / "grid"), "--write", str(target)]
+    done = run_script("curate_subset.py", *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "2 tasks x 2 configurations" in done.stdout
+    lines = (tmp_path / "grid" / GRID).read_text().splitlines()
+    assert len(lines) == 4
+    spec = json.loads(target.read_text())
+    assert len(spec["grid"]["configurations"]) == 2 and set(spec) >= {"train", "eval", "grid"}
+    again = run_script("curate_subset.py", *args)
+    assert again.returncode == 0 and (tmp_path / "grid" / GRID).read_text().splitlines() == lines
