@@ -52,6 +52,9 @@ class RunConfig:
     eval_samples: int = setting(5, "self-edits per eval task in the no_rl and seal rows", ge=1)
     oracle_samples: int = setting(1, "oracle TTT runs (seeds) per eval task", ge=1)
     oracle_on_train: bool = setting(False, "also score the oracle configuration on train tasks")
+    seal_each_iteration: bool = setting(
+        False, "also score the SEAL row after every ReST-EM iteration before the last"
+    )
     oracle_learning_rate: float = setting(
         ORACLE.learning_rate,
         "the oracle's learning rate (the reference's, tuned for a 1B model)",

@@ -33,6 +33,13 @@ ROW_NAMES = {
 }
 
 
+def row_title(name: str) -> str:
+    """A row's name in tables; ``seal@k`` is the SEAL row scored after iteration k."""
+    if name.startswith("seal@"):
+        return f"SEAL after ReST-EM iteration {name.removeprefix('seal@')}"
+    return ROW_NAMES[name]
+
+
 def failure_kind(reason: str) -> str:
     """A failure reason with its numbers blanked, so that like failures group together."""
     return re.sub(r"\d+(\.\d+)?", "N", reason)

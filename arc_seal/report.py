@@ -11,11 +11,22 @@ from pathlib import Path
 
 import numpy as np
 
-from arc_seal.evaluate import ROW_NAMES, ROWS
+from arc_seal.evaluate import ROWS, row_title
 from arc_seal.grid import Task
 from arc_seal.records import JobRecord
 
 TABLE_ROWS = (*ROWS, "oracle_train", "best_fixed", "grid_oracle")
+
+
+def table_rows(names) -> list[str]:
+    """The rows present, in table order; SEAL rows of earlier iterations before the last."""
+    out = []
+    for name in TABLE_ROWS:
+        if name == "seal":
+            out += sorted((n for n in names if n.startswith("seal@")), key=lambda n: int(n[5:]))
+        if name in names:
+            out.append(name)
+    return out
 
 
 def _accuracy(r: dict) -> str:
@@ -39,16 +50,16 @@ def results_markdown(results: dict) -> str:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     rows = results["rows"]
-    for name in (n for n in TABLE_ROWS if n in rows):
+    for name in table_rows(rows):
         r = rows[name]
         lines.append(
-            f"| {ROW_NAMES[name]} | {_accuracy(r)} | {r['correct']} / {r['total']} "
+            f"| {row_title(name)} | {_accuracy(r)} | {r['correct']} / {r['total']} "
             f"| {_score(r['cell_accuracy'])} | {_score(r.get('trivial_cell_accuracy'))} "
             f"| {_score(r['shape_accuracy'])} | {r['failed']} / {r['jobs']} |"
         )
-    for name in (n for n in TABLE_ROWS if n in rows and rows[n]["failures"]):
+    for name in (n for n in table_rows(rows) if rows[n]["failures"]):
         reasons = "; ".join(f"{n} x {why}" for why, n in rows[name]["failures"].items())
-        lines.append(f"\nFailed in {ROW_NAMES[name]}: {reasons}")
+        lines.append(f"\nFailed in {row_title(name)}: {reasons}")
     for name, rate in results.get("train_reward_rate", {}).items():
         lines.append(f"\nReST-EM iteration {name}: train reward rate {100 * rate:.1f}%")
     lines += ["", "## Per task (solved samples)", "", "| task | " + " | ".join(ROWS) + " |"]
@@ -82,18 +93,18 @@ def seeds_markdown(runs: list[dict]) -> str:
         "| setting | pass@2 accuracy | cell accuracy | shape accuracy |",
         "| --- | --- | --- | --- |",
     ]
-    for row in TABLE_ROWS:
+    for row in table_rows(runs[0]["rows"]):
         present = [r["rows"][row] for r in runs if row in r["rows"]]
         if len(present) != len(runs):
             continue
         if any(p["accuracy"] is None for p in present):
-            lines.append(f"| {ROW_NAMES[row]} | not scored or failed in some run | - | - |")
+            lines.append(f"| {row_title(row)} | not scored or failed in some run | - | - |")
             continue
         cells = [_spread([100 * p["accuracy"] for p in present], ".1f", unit="%")]
         for metric in ("cell_accuracy", "shape_accuracy"):
             values = [p[metric] for p in present]
             cells.append("-" if None in values else _spread(values, ".3f"))
-        lines.append(f"| {ROW_NAMES[row]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {row_title(row)} | " + " | ".join(cells) + " |")
     lines += ["", "Each cell: mean over runs [lowest, highest].", ""]
     return "\n".join(lines)
 

@@ -322,6 +322,11 @@ class Experiment:
             )
         for iteration in range(1, c.iterations + 1):
             self.rest_em_iteration(iteration)
+            if c.seal_each_iteration and iteration < c.iterations:
+                rows[f"seal@{iteration}"] = self.jobs(
+                    "seal", iteration, s.eval, c.eval_samples, self.self_edit
+                )
+                self.tracker.self_edits("seal", iteration, rows[f"seal@{iteration}"])
         rows["seal"] = self.jobs("seal", 0, s.eval, c.eval_samples, self.self_edit)
         self.tracker.self_edits("seal", 0, rows["seal"])
         if not self.ranks.main:

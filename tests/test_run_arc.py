@@ -427,3 +427,18 @@ def test_search_with_a_chat_model_is_refused_before_the_run(tmp_path, capsys):
     assert code == 2 and "Traceback" not in err and len(errors) == 1, err
     assert "predict.candidates" in errors[0] and "chat" in errors[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_the_seal_row_is_scored_after_every_iteration_when_asked(tmp_path, capsys):
+    inputs = learnable_run_inputs(tmp_path)
+    out = tmp_path / "run"
+    extra = ["--wandb", "disabled", "--iterations", "2", "--seal-each-iteration"]
+    code, stdout, err = _run(capsys, *_command(inputs, out, *extra)[2:])
+    assert code == 0, err[-3000:]
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert rows["seal@1"]["total"] == rows["seal"]["total"] == 1
+    keys = _keys(out)
+    assert ("seal", 1, rows["seal"]["per_task"].popitem()[0], 0) in keys
+    assert sum(k[0] == "sft" for k in keys) == 2
+    table = (out / "results.md").read_text()
+    assert table.index("SEAL after ReST-EM iteration 1") < table.index("| SEAL (TTT + self-edit")
