@@ -176,10 +176,11 @@ def build_queries(task: Task, test_index: int, config: PredictConfig) -> list[Qu
     return queries
 
 
-def vote(candidates: list[Candidate], attempts: int = 2, per_view: int = 2) -> list[Grid]:
-    """Hierarchical vote: each view's ``per_view`` most frequent grids go forward; across
-    views, the grids put forward by most views win, then by total count, then by first seen.
-    Unparseable candidates have no vote; with none parseable there are no attempts."""
+def _tally(
+    candidates: list[Candidate],
+) -> tuple[dict[bytes, Grid], dict[bytes, int], Counter[bytes], dict[str, Counter[bytes]]]:
+    """The parseable candidates' distinct grids, where each was first seen, how often each
+    was written in all and in each view."""
     grids: dict[bytes, Grid] = {}
     first: dict[bytes, int] = {}
     total: Counter[bytes] = Counter()
@@ -192,6 +193,14 @@ def vote(candidates: list[Candidate], attempts: int = 2, per_view: int = 2) -> l
         first.setdefault(key, n)
         total[key] += 1
         by_view.setdefault(c.view, Counter())[key] += 1
+    return grids, first, total, by_view
+
+
+def vote(candidates: list[Candidate], attempts: int = 2, per_view: int = 2) -> list[Grid]:
+    """Hierarchical vote: each view's ``per_view`` most frequent grids go forward; across
+    views, the grids put forward by most views win, then by total count, then by first seen.
+    Unparseable candidates have no vote; with none parseable there are no attempts."""
+    grids, first, total, by_view = _tally(candidates)
     support: Counter[bytes] = Counter()
     for counts in by_view.values():
         best = sorted(counts, key=lambda k: (-counts[k], first[k]))[:per_view]
@@ -206,21 +215,12 @@ def reference_vote(candidates: list[Candidate], attempts: int = 2, keep: int = 3
     forward most often win, ties broken by how often the identity view wrote them, then by
     first seen. An attempt still missing is filled by the majority grid: each cell's most
     common value among the candidates of the most common shape."""
-    grids: dict[bytes, Grid] = {}
-    first: dict[bytes, int] = {}
-    categories: dict[str, Counter[bytes]] = {"all": Counter()}
-    for n, c in enumerate(candidates):
-        if c.grid is None:
-            continue
-        key = grid_key(c.grid)
-        grids.setdefault(key, c.grid)
-        first.setdefault(key, n)
-        categories["all"][key] += 1
-        categories.setdefault(f"view:{c.view}", Counter())[key] += 1
+    grids, first, total, by_view = _tally(candidates)
+    categories = [total, *by_view.values()]
     support: Counter[bytes] = Counter()
-    for counts in categories.values():
+    for counts in categories:
         support.update(sorted(counts, key=lambda k: (-counts[k], first[k]))[:keep])
-    identity = categories.get("view:identity", Counter())
+    identity = by_view.get("identity", Counter())
     ranked = sorted(support, key=lambda k: (-support[k], -identity[k], first[k]))
     out = [grids[k] for k in ranked[:attempts]]
     if grids and len(out) < attempts:
