@@ -131,6 +131,7 @@ def main() -> None:
             id=f"pretrain-{args.seed}",
         )
 
+    earlier = state.pop("sittings", [])  # each sitting's settings, this one's added on save
     rng = np.random.default_rng(args.seed + state["step"])
     device = torch.device(args.device)
     start = time.perf_counter()
@@ -146,7 +147,18 @@ def main() -> None:
         done = state | {"seconds": state["seconds"] + time.perf_counter() - start}
         cpu = platform.processor() or platform.machine()
         done["hardware"] = f"{cpu}, {os.cpu_count()} cores, device {args.device}"
-        done["args"] = {k: str(v) for k, v in vars(args).items()}
+        # the sitting's settings, with the architecture the model really has (a resumed
+        # run keeps the checkpoint's, whatever the flags say)
+        c = model.config
+        sitting = {k: str(v) for k, v in vars(args).items()} | {
+            "hidden": str(c.hidden_size),
+            "layers": str(c.num_hidden_layers),
+            "heads": str(c.num_attention_heads),
+            "intermediate": str(c.intermediate_size),
+            "grid_positions": getattr(c, "grid_encoding", "none"),
+            "tokens_at_end": str(state["tokens"]),
+        }
+        done["sittings"] = earlier + [sitting]
         (args.out / STATE).write_text(json.dumps(done, indent=1))
 
     while state["step"] < args.total_steps and time.perf_counter() - start < budget:

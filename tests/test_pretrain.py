@@ -74,3 +74,32 @@ def test_random_self_edits_cover_every_option():
     assert {e.strategy for e in edits} == {"train_using_all_tokens", "train_using_output_tokens"}
     share = np.mean([e.use_basic_augmentations for e in edits])
     assert 0.45 < share < 0.55
+
+
+def test_pretraining_resumes_and_records_each_sitting(run_script, tmp_path):
+    out = tmp_path / "ckpt"
+    tiny = ["--batch-tokens", "512", "--hidden", "32", "--layers", "1", "--heads", "2"]
+    tiny += ["--intermediate", "64", "--warmup", "1", "--wandb", "disabled", "--threads", "1"]
+    first = run_script("pretrain_default_model.py", "--out", str(out), "--total-steps", "2", *tiny)
+    assert first.returncode == 0, first.stderr[-2000:]
+    # resumed with the script's default architecture flags: the checkpoint's is kept
+    again = run_script(
+        "pretrain_default_model.py",
+        "--out",
+        str(out),
+        "--resume",
+        "--total-steps",
+        "3",
+        "--batch-tokens",
+        "512",
+        "--wandb",
+        "disabled",
+        "--threads",
+        "1",
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["step"] == 3 and len(state["losses"]) == 3
+    assert [s["hidden"] for s in state["sittings"]] == ["32", "32"]
+    assert [s["resume"] for s in state["sittings"]] == ["False", "True"]
+    assert int(state["sittings"][0]["tokens_at_end"]) < state["tokens"]
