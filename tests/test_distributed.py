@@ -84,8 +84,12 @@ def test_a_run_killed_mid_stage_resumes_with_another_world_size(tmp_path):
     deadline = time.time() + 300
     while time.time() < deadline and len(_partial(out)) < 4:
         time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
+    family = _descendants(proc.pid)  # torchrun's workers run in their own process groups
+    for pid in [proc.pid, *family]:
+        os.kill(pid, signal.SIGKILL)
     proc.wait()
+    while any(Path(f"/proc/{pid}").exists() and _state(pid) != "Z" for pid in family):
+        time.sleep(0.1)
     before = _partial(out)
     assert len(before) >= 4 and not (out / "results.json").exists()
     done = subprocess.run(
@@ -100,6 +104,30 @@ def test_a_run_killed_mid_stage_resumes_with_another_world_size(tmp_path):
     assert len(after) == EXPECTED_JOBS
     for key, line in before.items():
         assert after[key] == json.loads(line)  # kept as written, not run again
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below ``root`` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
 
 
 def _partial(run_dir: Path) -> dict[tuple, str]:
