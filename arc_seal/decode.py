@@ -161,7 +161,8 @@ def search(
         logits = _forward(model, ids, mask, width, cache)
         live = [_Prefix(i, (), 0.0, grammar.start(shapes[i]), True) for i in batch]
         expansions = dict.fromkeys(batch, 0)
-        for _ in range(max_new_tokens or MAX_SIDE * (MAX_SIDE + 1) + 1):
+        steps = max_new_tokens or MAX_SIDE * (MAX_SIDE + 1) + 1
+        for step in range(steps):
             allowed = torch.tensor([grammar.allowed(p.state) for p in live], device=device)
             scores = logits.gather(1, vocab.expand(len(live), -1)).masked_fill(~allowed, -math.inf)
             logprobs = torch.log_softmax(scores, dim=-1).cpu()
@@ -192,7 +193,7 @@ def search(
                     expansions[i] += 1
                     kept.add(j)
             keep = [(parents[j], children[j]) for j in sorted(kept)]
-            if not keep:
+            if not keep or step == steps - 1:  # nothing left, or no budget for another token
                 break
             rows = [row for row, _ in keep]
             new = torch.tensor([[c.tokens[-1]] for _, c in keep], device=device)
