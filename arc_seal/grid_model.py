@@ -11,6 +11,17 @@ lookup. Two encodings (``GridLlamaConfig.grid_encoding``):
   column instead of the sequence position, so attention sees (row, column) offsets directly,
   the same for every grid size; the plane is a learned embedding.
 
+Two options serve geometric rules (flips, rotations, transposes), where an output cell reads an
+input cell at a *different* place:
+
+- ``edge_positions``: cells of an input grid also get their row counted from the bottom and
+  their column from the right, so "the mirror cell" is a lookup too (output (r, c) of a
+  left-right flip reads the input cell whose column from the right is c). Input grids are
+  always given whole, so this looks ahead only within them; output grids, which the model
+  writes, never see ahead.
+- ``static_pairs``: that many of each head's rotary frequency pairs (the slowest) do not turn
+  at all, so learned positions match exactly however far apart the two tokens are.
+
 The positions follow from the token ids alone (``cell_positions``), so training, batched
 prediction and KV-cached generation need nothing beyond the ids. The model is an ordinary
 ``transformers`` checkpoint: importing ``arc_seal`` registers it with the Auto classes, so
@@ -51,11 +62,17 @@ class GridLlamaConfig(LlamaConfig):
         self_edit_id: int = -1,
         digit_ids: list[int] | None = None,
         grid_encoding: str = "learned",
+        edge_positions: bool = False,
+        static_pairs: int = 0,
         **kwargs,
     ):
         if grid_encoding not in ("learned", "rotary"):
             raise ValueError(f"grid_encoding must be learned or rotary, got {grid_encoding!r}")
+        if static_pairs < 0:
+            raise ValueError(f"static_pairs must be >= 0, got {static_pairs}")
         self.grid_encoding = grid_encoding
+        self.edge_positions = edge_positions
+        self.static_pairs = static_pairs
         self.newline_id = newline_id
         self.input_id = input_id
         self.output_id = output_id
@@ -66,7 +83,9 @@ class GridLlamaConfig(LlamaConfig):
 
 
 def cell_positions(input_ids: torch.Tensor, config: GridLlamaConfig) -> torch.Tensor:
-    """(batch, length, 3) tensor of (row, column, plane) for every token.
+    """(batch, length, 3) tensor of (row, column, plane) for every token, (batch, length, 5)
+    with ``config.edge_positions``: then also the row from the bottom and the column from the
+    right for input-grid cells (``OUTSIDE`` elsewhere, and in a row or grid not yet closed).
 
     ``I`` opens an input grid, ``O`` an output grid, ``E`` and ``S`` close any grid. Inside a
     grid, a cell's row counts the newlines since the grid opened and its column the cells since
@@ -99,13 +118,34 @@ def cell_positions(input_ids: torch.Tensor, config: GridLlamaConfig) -> torch.Te
     col = torch.where(cell, col.clamp(max=NEWLINE_SLOT - 1), OUTSIDE)
     col = torch.where(newline & (plane > 0), NEWLINE_SLOT, col)
     plane = torch.where(in_grid, plane, 0)
-    return torch.stack([row, col, plane], dim=-1)
+    if not config.edge_positions:
+        return torch.stack([row, col, plane], dim=-1)
+    # what comes next: the next newline and the next grid boundary at or after each token
+    beyond = torch.full_like(ids, n)
+    next_event = _next_index(torch.where(event, index, beyond))
+    next_newline = _next_index(torch.where(newline, index, beyond))
+    closed_row = next_newline < next_event
+    # a grid's last row ends with a newline just before its closing marker
+    rows_in_grid = newlines.gather(-1, (next_event - 1).clamp(min=0)) - newlines_before
+    known = (plane == 1) & closed_row & (next_event < n)
+    edge_row = torch.where(known & in_grid, (rows_in_grid - 1).clamp(0, NEWLINE_SLOT - 1), OUTSIDE)
+    edge_col = torch.where(
+        known & cell, (next_newline - index - 1).clamp(max=NEWLINE_SLOT - 1), OUTSIDE
+    )
+    edge_col = torch.where(known & newline, NEWLINE_SLOT, edge_col)
+    return torch.stack([row, col, plane, edge_row, edge_col], dim=-1)
+
+
+def _next_index(marked: torch.Tensor) -> torch.Tensor:
+    """For every position, the smallest marked index at or after it."""
+    return torch.flip(torch.cummin(torch.flip(marked, [-1]), dim=-1).values, [-1])
 
 
 class GridRotary(nn.Module):
-    """Rotary cos/sin in which a quarter of the frequency pairs follow the row and a quarter the
-    column; the rest follow the sequence position as in Llama. The model sets ``grid`` (the
-    tokens' positions) before each pass."""
+    """Rotary cos/sin. With the ``rotary`` grid encoding a quarter of the frequency pairs follow
+    the row and a quarter the column; the rest follow the sequence position as in Llama, except
+    the ``static_pairs`` slowest, which do not turn. The model sets ``grid`` (the tokens'
+    positions) before each pass."""
 
     def __init__(self, config: GridLlamaConfig):
         super().__init__()
@@ -113,25 +153,36 @@ class GridRotary(nn.Module):
             config.num_attention_heads
         )
         pairs = head_dim // 2
-        per_axis = pairs // 4
+        per_axis = pairs // 4 if config.grid_encoding == "rotary" else 0
         sequence = pairs - 2 * per_axis
+        if config.static_pairs > sequence:
+            raise ValueError(
+                f"static_pairs={config.static_pairs} but heads have {sequence} sequence pairs"
+            )
         theta = (getattr(config, "rope_parameters", None) or {}).get("rope_theta", 10000.0)
         # Plain floats, not buffers: a checkpoint loads on the meta device first, where
         # buffers that are not saved would be left uninitialised.
-        self.seq_freq = [theta ** (-i / sequence) for i in range(sequence)]
+        turning = sequence - config.static_pairs
+        self.seq_freq = [theta ** (-i / sequence) for i in range(turning)]
+        self.seq_freq += [0.0] * config.static_pairs
         # periods from 2*pi to about 2*pi*16 cells: distinct for every offset within 30 cells
-        self.grid_freq = [16.0 ** (-i / max(1, per_axis)) for i in range(per_axis)]
+        self.grid_freq = [16.0 ** (-i / per_axis) for i in range(per_axis)]
         self.grid: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor):
-        row, col = self.grid[..., 0].float(), self.grid[..., 1].float()
-        seq = position_ids.float().expand_as(row)
-        seq_freq = torch.tensor(self.seq_freq, device=x.device)
-        grid_freq = torch.tensor(self.grid_freq, device=x.device)
-        freqs = torch.cat(
-            [seq[..., None] * seq_freq, row[..., None] * grid_freq, col[..., None] * grid_freq],
-            dim=-1,
-        )
+        seq = position_ids.float()
+        freqs = seq[..., None] * torch.tensor(self.seq_freq, device=x.device)
+        if self.grid_freq:
+            row, col = self.grid[..., 0].float(), self.grid[..., 1].float()
+            grid_freq = torch.tensor(self.grid_freq, device=x.device)
+            freqs = torch.cat(
+                [
+                    freqs.expand(*row.shape, -1),
+                    row[..., None] * grid_freq,
+                    col[..., None] * grid_freq,
+                ],
+                dim=-1,
+            )
         emb = torch.cat((freqs, freqs), dim=-1)
         return emb.cos().to(x.dtype), emb.sin().to(x.dtype)
 
@@ -141,11 +192,14 @@ class GridLlamaModel(LlamaModel):
 
     def __init__(self, config: GridLlamaConfig):
         super().__init__(config)
-        if config.grid_encoding == "rotary":
+        if config.grid_encoding == "rotary" or config.static_pairs:
             self.rotary_emb = GridRotary(config)
-        else:
+        if config.grid_encoding == "learned":
             self.row_embed = nn.Embedding(OUTSIDE + 1, config.hidden_size)
             self.col_embed = nn.Embedding(OUTSIDE + 1, config.hidden_size)
+        if config.edge_positions:
+            self.edge_row_embed = nn.Embedding(OUTSIDE + 1, config.hidden_size)
+            self.edge_col_embed = nn.Embedding(OUTSIDE + 1, config.hidden_size)
         self.plane_embed = nn.Embedding(PLANES, config.hidden_size)
         for module in self.children():
             if isinstance(module, nn.Embedding) and module is not self.embed_tokens:
@@ -171,16 +225,21 @@ class GridLlamaModel(LlamaModel):
             grid_positions = cell_positions(input_ids, self.config)
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
-        row, col, plane = grid_positions.unbind(-1)
+        row, col, plane = grid_positions[..., :3].unbind(-1)
         inputs_embeds = inputs_embeds + self.plane_embed(plane)
-        if self.config.grid_encoding == "rotary":
-            self.rotary_emb.grid = grid_positions
-            try:
-                return super().forward(inputs_embeds=inputs_embeds, **kwargs)
-            finally:
-                self.rotary_emb.grid = None
-        inputs_embeds = inputs_embeds + self.row_embed(row) + self.col_embed(col)
-        return super().forward(inputs_embeds=inputs_embeds, **kwargs)
+        if self.config.grid_encoding == "learned":
+            inputs_embeds = inputs_embeds + self.row_embed(row) + self.col_embed(col)
+        if self.config.edge_positions:
+            edge_row, edge_col = grid_positions[..., 3:].unbind(-1)
+            inputs_embeds = inputs_embeds + self.edge_row_embed(edge_row)
+            inputs_embeds = inputs_embeds + self.edge_col_embed(edge_col)
+        if not isinstance(self.rotary_emb, GridRotary):
+            return super().forward(inputs_embeds=inputs_embeds, **kwargs)
+        self.rotary_emb.grid = grid_positions
+        try:
+            return super().forward(inputs_embeds=inputs_embeds, **kwargs)
+        finally:
+            self.rotary_emb.grid = None
 
 
 class GridLlamaForCausalLM(LlamaForCausalLM):

@@ -77,13 +77,15 @@ def new_llama(
     vocab_size: int | None = None,
     seed: int = 0,
     grid_positions: str | None = None,
+    edge_positions: bool = False,
+    static_pairs: int = 0,
 ) -> PreTrainedModel:
     """A randomly initialised Llama-architecture model for ``tokenizer`` (``vocab_size``
     overrides the vocabulary size, e.g. to time a model shaped like a released one).
 
     ``grid_positions`` (``learned`` or ``rotary``) gives every token its (row, column, plane)
     (``GridLlamaForCausalLM``); it needs the compact tokenizer, whose structure tokens it reads
-    positions from.
+    positions from; ``edge_positions`` and ``static_pairs`` are ``GridLlamaConfig``'s.
     """
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -115,6 +117,8 @@ def new_llama(
         self_edit_id=ids(SELF_EDIT_MARKER),
         digit_ids=ids([str(d) for d in range(10)]),
         grid_encoding=grid_positions,
+        edge_positions=edge_positions,
+        static_pairs=static_pairs,
         **shape,
     )
     return GridLlamaForCausalLM(config).eval()

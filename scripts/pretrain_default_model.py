@@ -72,6 +72,24 @@ def main() -> None:
         help="(row, column, plane) positions: learned embeddings, rotary, or none (plain Llama)",
     )
     p.add_argument(
+        "--edge-positions",
+        action="store_true",
+        help="input-grid cells also get their row from the bottom and column from the right"
+        " (added to a resumed model too: its new tables start small and random)",
+    )
+    p.add_argument(
+        "--static-pairs",
+        type=int,
+        default=None,
+        help="rotary frequency pairs per head that do not turn (the slowest); on --resume,"
+        " changes the checkpoint's",
+    )
+    p.add_argument(
+        "--families",
+        default=",".join(SYNTHETIC_RULES),
+        help="comma-separated synthetic families to draw from",
+    )
+    p.add_argument(
         "--self-edit-fraction",
         type=float,
         default=0.1,
@@ -89,8 +107,23 @@ def main() -> None:
     tokenizer = build_compact_tokenizer()
     encoder = TaskEncoder(tokenizer)
     state = {"step": 0, "tokens": 0, "seconds": 0.0, "losses": []}
+    grown: list[str] = []
+    families = args.families.split(",")
+    if unknown := sorted(set(families) - set(SYNTHETIC_RULES)):
+        p.error(f"unknown synthetic families {unknown}; known: {', '.join(SYNTHETIC_RULES)}")
+    if args.grid_positions == "none" and (args.edge_positions or args.static_pairs):
+        p.error("--edge-positions and --static-pairs need --grid-positions learned or rotary")
     if args.resume:
-        model = AutoModelForCausalLM.from_pretrained(args.out, dtype=torch.float32)
+        changes = {"edge_positions": True} if args.edge_positions else {}
+        if args.static_pairs is not None:
+            changes["static_pairs"] = args.static_pairs
+        model, info = AutoModelForCausalLM.from_pretrained(
+            args.out, dtype=torch.float32, output_loading_info=True, **changes
+        )
+        with torch.no_grad():  # tables new to the checkpoint start at zero: same function
+            for name in info["missing_keys"]:
+                model.get_parameter(name).zero_()
+        grown = info["missing_keys"]
         state = json.loads((args.out / STATE).read_text())
     else:
         model = new_llama(
@@ -101,12 +134,16 @@ def main() -> None:
             intermediate_size=args.intermediate,
             seed=args.seed,
             grid_positions=None if args.grid_positions == "none" else args.grid_positions,
+            edge_positions=args.edge_positions,
+            static_pairs=args.static_pairs or 0,
         )
     model.to(args.device).train()
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.95)
     )
-    if args.resume and (args.out / "optimizer.pt").exists():
+    if grown:  # the saved moments belong to a different list of parameters
+        print(f"new tables {grown}: the optimizer starts afresh")
+    elif args.resume and (args.out / "optimizer.pt").exists():
         optimizer.load_state_dict(torch.load(args.out / "optimizer.pt", weights_only=True))
 
     schedule = cosine_with_warmup(args.total_steps, args.warmup, floor=0.1)
@@ -156,6 +193,8 @@ def main() -> None:
             "heads": str(c.num_attention_heads),
             "intermediate": str(c.intermediate_size),
             "grid_positions": getattr(c, "grid_encoding", "none"),
+            "edge_positions": str(getattr(c, "edge_positions", False)),
+            "static_pairs": str(getattr(c, "static_pairs", 0)),
             "tokens_at_end": str(state["tokens"]),
         }
         done["sittings"] = earlier + [sitting]
@@ -166,7 +205,7 @@ def main() -> None:
         while sum(len(s.ids) for s in pool) < args.batch_tokens:
             draw = rng.random()
             if draw < args.synthetic_fraction:
-                rule = SYNTHETIC_RULES[rng.integers(len(SYNTHETIC_RULES))]
+                rule = families[rng.integers(len(families))]
                 task = make_task(rule, rng, n_train=int(rng.integers(2, 5)), max_side=12)
             else:
                 task = tasks[rng.integers(len(tasks))]

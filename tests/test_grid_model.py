@@ -22,11 +22,21 @@ from arc_seal.ttt import TTTConfig, TTTEngine
 TOK = build_compact_tokenizer()
 
 
-ENCODINGS = ("learned", "rotary")
+ENCODINGS = ("learned", "rotary", "learned+edges+static")
 
 
 def _model(seed: int = 0, encoding: str = "learned") -> GridLlamaForCausalLM:
-    return new_llama(TOK, hidden_size=32, layers=2, heads=2, seed=seed, grid_positions=encoding)
+    base, *options = encoding.split("+")
+    return new_llama(
+        TOK,
+        hidden_size=32,
+        layers=2,
+        heads=2,
+        seed=seed,
+        grid_positions=base,
+        edge_positions="edges" in options,
+        static_pairs=2 if "static" in options else 0,
+    )
 
 
 @given(st.lists(grids(max_side=6), min_size=2, max_size=4))
@@ -46,6 +56,51 @@ def test_every_cell_gets_its_row_column_and_plane(gs):
         expected += [(r, c, 1) for c in range(len(row))] + [(r, NEWLINE_SLOT, 1)]
     expected.append((OUTSIDE, OUTSIDE, 0))
     assert [tuple(p) for p in pos] == [(OUTSIDE, OUTSIDE, 0), *expected]  # <s> first
+
+
+@given(st.lists(grids(max_side=6), min_size=2, max_size=4))
+def test_input_grid_cells_also_count_from_the_bottom_and_the_right(gs):
+    demos = [Example(gs[i], gs[i + 1]) for i in range(len(gs) - 1)]
+    ids = TaskEncoder(TOK).prompt_ids(demos, gs[-1])
+    pos = cell_positions(torch.tensor([ids]), _model(encoding="learned+edges").config)[0]
+    for _, _, plane, edge_row, edge_col in pos.tolist():
+        if plane != 1:  # output grids are written by the model: nothing ahead is known
+            assert (edge_row, edge_col) == (OUTSIDE, OUTSIDE)
+    inputs = [e.input for e in demos] + [gs[-1]]
+    cells = pos[(pos[:, 2] == 1) & (pos[:, 1] < NEWLINE_SLOT)].tolist()
+    expected = [
+        (r, c, 1, g.shape[0] - 1 - r, g.shape[1] - 1 - c)
+        for g in inputs
+        for r in range(g.shape[0])
+        for c in range(g.shape[1])
+    ]
+    assert [tuple(p) for p in cells] == expected
+
+
+@given(grids(max_side=5), grids(max_side=5))
+def test_positions_of_a_prefix_do_not_depend_on_what_follows(query, answer):
+    """What KV-cached decoding relies on: the prompt's positions, and those of every answer
+    prefix, are the same whether or not more tokens follow."""
+    encoder = TaskEncoder(TOK)
+    config = _model(encoding="learned+edges").config
+    ids = encoder.prompt_ids([Example(answer, query)], query) + encoder.answer_ids(answer)
+    whole = cell_positions(torch.tensor([ids]), config)[0]
+    prompt_length = len(encoder.prompt_ids([Example(answer, query)], query))
+    for k in range(prompt_length, len(ids) + 1):
+        assert torch.equal(cell_positions(torch.tensor([ids[:k]]), config)[0], whole[:k])
+
+
+def test_static_pairs_do_not_turn_and_the_others_are_llamas():
+    x, positions = torch.zeros(1, 7, 16), torch.arange(7)[None]
+    cos, sin = _model(encoding="learned").model.rotary_emb(x, positions)  # Llama's own
+    cos_s, sin_s = _model(encoding="learned+static").model.rotary_emb(x, positions)
+    pairs = cos.shape[-1] // 2
+    turning = [i for half in (0, pairs) for i in range(half, half + pairs - 2)]
+    static = [i for half in (0, pairs) for i in range(half + pairs - 2, half + pairs)]
+    assert torch.allclose(cos_s[..., turning], cos[..., turning])
+    assert torch.allclose(sin_s[..., turning], sin[..., turning])
+    assert torch.all(cos_s[..., static] == 1) and torch.all(sin_s[..., static] == 0)
+    assert not torch.all(cos[..., static] == 1)
 
 
 def test_digits_outside_a_grid_are_not_cells():
@@ -69,8 +124,9 @@ def test_loads_through_the_auto_classes_without_remote_code(tmp_path, encoding):
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_cached_generation_matches_uncached_generation(encoding):
     model = _model(seed=3, encoding=encoding)
-    for table in (model.model.plane_embed, model.model.embed_tokens):
-        torch.nn.init.normal_(table.weight, std=1.0)  # a random model with varied answers
+    for table in model.model.modules():
+        if isinstance(table, torch.nn.Embedding):
+            torch.nn.init.normal_(table.weight, std=1.0)  # a random model with varied answers
     task = make_task("flip_lr", np.random.default_rng(0), min_side=3, max_side=4)
     encoder = TaskEncoder(TOK)
     prompt = encoder.prompt_ids(task.train, task.test[0].input)
@@ -98,7 +154,8 @@ def test_cached_generation_matches_uncached_generation(encoding):
     with torch.no_grad():  # and the positions matter
         full = torch.tensor([ids])
         plain = model(full).logits[0, n - 1 : -1]
-        shifted = model(full, grid_positions=torch.zeros(1, len(ids), 3).long())
+        zeros = torch.zeros_like(cell_positions(full, model.config))
+        shifted = model(full, grid_positions=zeros)
     assert not torch.allclose(plain, shifted.logits[0, n - 1 : -1])
 
 

