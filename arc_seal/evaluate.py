@@ -45,6 +45,22 @@ def failure_kind(reason: str) -> str:
     return re.sub(r"\d+(\.\d+)?", "N", reason)
 
 
+def choice_shares(edits: list[dict]) -> dict[str, float]:
+    """How often the policy picked each option, over parsed self-edits: what a row's policy
+    prefers, comparable before and after ReST-EM."""
+    if not edits:
+        return {}
+    counts: Counter[str] = Counter()
+    for e in edits:
+        training, data = e["training"], e["data_generation"]
+        counts[f"learning rate {training['learning_rate']:g}"] += 1
+        counts[f"epochs {training['num_train_epochs']}"] += 1
+        counts[f"loss {training['strategy'].removeprefix('train_using_')}"] += 1
+        for flag in ("basic", "size", "chain", "repeat"):
+            counts[f"{flag} augmentations"] += bool(data[f"use_{flag}_augmentations"])
+    return {k: round(v / len(edits), 4) for k, v in sorted(counts.items())}
+
+
 def row_summary(records: list[JobRecord], task_ids: list[str]) -> dict:
     """Accuracy, dense scores, failures and per-task outcomes of one row."""
     records = sorted(records, key=lambda r: r.sample)
@@ -81,6 +97,7 @@ def row_summary(records: list[JobRecord], task_ids: list[str]) -> dict:
             ]
             for t in task_ids
         },
+        "choices": choice_shares([r.self_edit for r in records if r.self_edit]),
     }
 
 

@@ -76,7 +76,8 @@ def results_markdown(results: dict) -> str:
         "understanding, at the true shape (the output's most common colour everywhere, or the "
         "input copied), on the same jobs; a cell accuracy below it is no evidence of skill."
     )
-    return "\n".join(lines + ["", note, "", f"Time: {seconds}", ""])
+    lines += ["", note, "", f"Time: {seconds}", ""]
+    return "\n".join(lines + choices_markdown([results]))
 
 
 def _spread(values: list[float], fmt: str, unit: str = "") -> str:
@@ -106,7 +107,26 @@ def seeds_markdown(runs: list[dict]) -> str:
             cells.append("-" if None in values else _spread(values, ".3f"))
         lines.append(f"| {row_title(row)} | " + " | ".join(cells) + " |")
     lines += ["", "Each cell: mean over runs [lowest, highest].", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + choices_markdown(runs))
+
+
+def choices_markdown(runs: list[dict]) -> list[str]:
+    """What the policy picked in each row that samples self-edits (share of its self-edits,
+    mean over runs): the policy's preferences before and after ReST-EM, side by side."""
+    rows = [
+        n
+        for n in table_rows(runs[0]["rows"])
+        if all(r["rows"].get(n, {}).get("choices") for r in runs)
+    ]
+    if not rows:
+        return []
+    options = sorted({o for r in runs for n in rows for o in r["rows"][n]["choices"]})
+    lines = ["## Self-edit choices", "", "| option | " + " | ".join(map(row_title, rows)) + " |"]
+    lines.append("| --- |" + " --- |" * len(rows))
+    for option in options:
+        shares = [np.mean([r["rows"][n]["choices"].get(option, 0.0) for r in runs]) for n in rows]
+        lines.append(f"| {option} | " + " | ".join(f"{100 * v:.0f}%" for v in shares) + " |")
+    return lines + ["", "Share of each row's parsed self-edits that picked the option.", ""]
 
 
 def submission(tasks: list[Task], attempts: dict[str, list[list[np.ndarray]]]) -> dict:

@@ -2,7 +2,7 @@ import json
 
 from arc_seal.evaluate import ROWS, row_summary
 from arc_seal.records import JobRecord
-from arc_seal.report import results_markdown
+from arc_seal.report import results_markdown, seeds_markdown
 
 
 def _job(task, sample, solved=False, cell=0.5, failure=None):
@@ -96,3 +96,44 @@ def test_comparing_a_run_that_has_not_finished_is_one_line(tmp_path, run_script)
         done.stderr.strip()
         == f"error: {tmp_path / 'unfinished'}: no results.json (the run has not finished)"
     )
+
+
+def _edit(lr: float, epochs: int, basic: bool) -> dict:
+    return {
+        "data_generation": {
+            "use_basic_augmentations": basic,
+            "use_size_augmentations": False,
+            "use_chain_augmentations": False,
+            "use_repeat_augmentations": False,
+        },
+        "training": {
+            "strategy": "train_using_output_tokens",
+            "learning_rate": lr,
+            "num_train_epochs": epochs,
+        },
+    }
+
+
+def test_self_edit_choices_before_and_after_rest_em_are_shares_averaged_over_runs():
+    def run(seed: int, before: list[dict], after: list[dict]) -> dict:
+        rows = {}
+        for row, edits in (("no_rl", before), ("seal", after)):
+            records = [_job("a", i) for i in range(len(edits))]
+            for r, e in zip(records, edits, strict=True):
+                r.self_edit = e
+            rows[row] = row_summary(records, ["a"])
+        return {"subset": "s", "model": "m", "seed": seed, "rows": rows, "seconds": {}}
+
+    flat = [_edit(1e-3, 1, True), _edit(1e-2, 2, False)]
+    runs = [
+        run(0, flat, [_edit(1e-2, 2, False), _edit(1e-2, 2, False)]),
+        run(1, flat, [_edit(1e-2, 2, False), _edit(1e-3, 1, False)]),
+    ]
+    assert runs[0]["rows"]["no_rl"]["choices"]["learning rate 0.001"] == 0.5
+    assert runs[0]["rows"]["seal"]["choices"]["basic augmentations"] == 0.0
+    text = seeds_markdown(runs)
+    header = "| option | TTT + self-edit, no RL | SEAL (TTT + self-edit after ReST-EM) |"
+    assert header in text
+    assert "| learning rate 0.01 | 50% | 75% |" in text  # after: 100% and 50%
+    assert "| basic augmentations | 50% | 0% |" in text
+    assert "| loss output_tokens | 100% | 100% |" in text
