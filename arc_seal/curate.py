@@ -14,6 +14,7 @@ counts if any configuration solves it: the ceiling for any policy).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import time
@@ -24,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from arc_seal.augment import FAMILIES
+from arc_seal.errors import ConfigError
 from arc_seal.grid import Task
 from arc_seal.self_edit import STRATEGIES, SelfEdit, SelfEditSpace
 
@@ -66,17 +68,34 @@ def run_grid(
             row = json.loads(line)
             done[(row["task"], row["config"])] = row
         path.write_text("".join(line + "\n" for line in lines))
+    keys = {t.id: _digest(t.to_json()) for t in tasks}
+    config_keys = [_digest(c.to_json()) for c in configs]
+    for (task_id, i), row in done.items():
+        # a verdict is reused only for the very task and configuration it judged
+        if (
+            task_id in keys
+            and i < len(configs)
+            and row.get("keys") != [keys[task_id], config_keys[i]]
+        ):
+            raise ConfigError(
+                f"{path}: task {task_id!r} or configuration {i} differs from the one graded "
+                "there (another pool, --size or --seed?); curate into a new --out"
+            )
     todo = [(t, i) for t in tasks for i in range(len(configs)) if (t.id, i) not in done]
     with open(path, "a") as f:
         for task, i in tqdm(todo, desc="curation", unit="run"):
             start = time.perf_counter()
             verdict = judge(task, configs[i])
-            row = {"task": task.id, "config": i, **verdict}
+            row = {"task": task.id, "config": i, "keys": [keys[task.id], config_keys[i]], **verdict}
             row["seconds"] = round(time.perf_counter() - start, 2)
             f.write(json.dumps(row) + "\n")
             f.flush()
             done[(task.id, i)] = row
     return {t.id: [bool(done[(t.id, i)]["solved"]) for i in range(len(configs))] for t in tasks}
+
+
+def _digest(value: dict) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def split(

@@ -15,6 +15,7 @@ from arc_seal.curate import (
     write_subset,
 )
 from arc_seal.data import load_subset
+from arc_seal.errors import ConfigError
 from arc_seal.grid import grids_equal
 from arc_seal.self_edit import SelfEditSpace
 from arc_seal.synthetic import make_task
@@ -70,6 +71,17 @@ def test_curation_keeps_what_some_configuration_solves_and_resumes_after_an_inte
     assert split(solved, 0.5, seed=0) == (train, eval_) != split(solved, 0.5, seed=1)
     assert run_grid(tasks, configs, judge, tmp_path) == solved  # nothing left to do
     assert len(calls) == len(first) + len(again)
+
+
+def test_a_grid_made_from_another_pool_is_not_reused(tmp_path):
+    configs = configurations(SPACE, size=2, seed=0)
+    run_grid(_tasks(2), configs, lambda task, config: {"solved": False}, tmp_path)
+    other = make_task("flip_lr", np.random.default_rng(9), min_side=2, max_side=3)
+    renamed = [other.__class__("t0", other.train, other.test, other.source)]
+    with pytest.raises(ConfigError, match="task 't0' or configuration 0 differs"):
+        run_grid(renamed, configs, lambda task, config: {"solved": True}, tmp_path)
+    with pytest.raises(ConfigError, match="differs"):
+        run_grid(_tasks(2), configurations(SPACE, size=2, seed=1), lambda t, c: {}, tmp_path)
 
 
 def test_the_grid_gives_best_fixed_and_grid_oracle_rows(tmp_path):
