@@ -289,7 +289,7 @@ def curate(argv: Sequence[str] | None = None) -> int:
 
     arc-seal curate --name embedded-curated --size 16 --limit 60 --out runs/curate
     arc-seal curate --name embedded-curated --size 16 --limit 60 --out runs/curate  # resumes
-    arc-seal curate --name synthetic-curated --synthetic 3 --size 12 --out runs/curate-syn
+    arc-seal curate --name synthetic-curated --synthetic 3 --max-side 5 --size 6 --out runs/cs
 
     Every pool task is trained on and answered under every configuration of a grid (the
     self-edit space of --config, or a seeded sample of --size); each verdict is recorded as it
@@ -339,6 +339,9 @@ def curate(argv: Sequence[str] | None = None) -> int:
         type=int,
         help="pool: N fresh synthetic tasks of every family instead of --pool",
     )
+    parser.add_argument(
+        "--max-side", type=int, default=8, help="largest grid side of the synthetic pool's tasks"
+    )
     parser.add_argument("--limit", type=int, help="try a seeded sample of N pool tasks")
     parser.add_argument("--size", type=int, help="a seeded sample of N configurations")
     parser.add_argument("--eval-fraction", type=float, default=0.5)
@@ -354,7 +357,11 @@ def curate(argv: Sequence[str] | None = None) -> int:
         values["model"] = args.model
     config = cfg.from_dict(values, args.config)
     if args.synthetic:
-        tasks = sanity_tasks(args.synthetic, seed=CURATION_SEED + 1000 * args.seed)
+        if not 3 <= args.max_side <= 30:
+            raise ConfigError(f"--max-side {args.max_side}: expected 3 to 30")
+        tasks = sanity_tasks(
+            args.synthetic, max_side=args.max_side, seed=CURATION_SEED + 1000 * args.seed
+        )
         dataset = args.name  # the kept tasks' folder, beside the subset file
     else:
         pool = load_subset(args.pool)

@@ -151,7 +151,8 @@ def test_curate_command_draws_a_synthetic_pool(run_script, tmp_path):
     inputs = learnable_run_inputs(tmp_path)
     target = tmp_path / "out" / "syn.json"
     args = ["--name", "syn", "--config", str(inputs["config"]), "--model", str(inputs["model"])]
-    args += ["--synthetic", "1", "--limit", "2", "--size", "1", "--out", str(tmp_path / "grid")]
+    args += ["--synthetic", "1", "--max-side", "4", "--limit", "2", "--size", "1"]
+    args += ["--out", str(tmp_path / "grid")]
     done = run_script("curate_subset.py", *args, "--write", str(target))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "2 tasks x 1 configurations" in done.stdout
