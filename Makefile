@@ -28,13 +28,16 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 
 # The SEAL effect on a subset curated for the embedded model (README, "A subset curated for
-# the model"): curation, then 3 seeds of 2 ReST-EM iterations, then one table.
+# the model"): curation on fresh small synthetic tasks, then 3 seeds of 2 ReST-EM iterations
+# (one CPU thread each, side by side; logs in runs/), then one table.
 experiment: $(BIN)/.installed
-	$(BIN)/python scripts/curate_subset.py --name embedded-curated --limit 60 --size 12 --out runs/curate
+	$(BIN)/python scripts/curate_subset.py --name embedded-curated --synthetic 3 --max-side 5 \
+	  --size 6 --out runs/curate
 	for seed in 0 1 2; do \
-	  $(BIN)/python scripts/run_arc.py --subset embedded-curated --iterations 2 \
-	    --seal-each-iteration --seed $$seed --output-dir runs/curated-seed$$seed || exit 1; \
-	done
+	  OMP_NUM_THREADS=1 $(BIN)/python scripts/run_arc.py --subset embedded-curated --iterations 2 \
+	    --seal-each-iteration --reward binary --no-oracle-on-train --seed $$seed \
+	    --output-dir runs/curated-seed$$seed > runs/curated-seed$$seed.log 2>&1 & \
+	done; wait
 	$(BIN)/python scripts/compare_runs.py runs/curated-seed0 runs/curated-seed1 runs/curated-seed2
 
 clean:
