@@ -17,6 +17,7 @@ from collections import Counter
 
 import numpy as np
 
+from arc_seal.augment import FAMILIES
 from arc_seal.grid import Task
 from arc_seal.predict import Candidate, vote
 from arc_seal.records import JobRecord
@@ -56,8 +57,8 @@ def choice_shares(edits: list[dict]) -> dict[str, float]:
         counts[f"learning rate {training['learning_rate']:g}"] += 1
         counts[f"epochs {training['num_train_epochs']}"] += 1
         counts[f"loss {training['strategy'].removeprefix('train_using_')}"] += 1
-        for flag in ("basic", "size", "chain", "repeat"):
-            counts[f"{flag} augmentations"] += bool(data[f"use_{flag}_augmentations"])
+        for family in FAMILIES:
+            counts[f"{family} augmentations"] += bool(data[f"use_{family}_augmentations"])
     return {k: round(v / len(edits), 4) for k, v in sorted(counts.items())}
 
 

@@ -75,7 +75,7 @@ def main() -> None:
         "--edge-positions",
         action="store_true",
         help="input-grid cells also get their row from the bottom and column from the right"
-        " (added to a resumed model too: its new tables start small and random)",
+        " (added to a resumed model too: its new tables start at zero)",
     )
     p.add_argument(
         "--static-pairs",
