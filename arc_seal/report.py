@@ -91,19 +91,19 @@ def seeds_markdown(runs: list[dict]) -> str:
     lines = [
         f"# {runs[0]['subset']}: {runs[0]['model']}, {len(runs)} runs (seeds {seeds})",
         "",
-        "| setting | pass@2 accuracy | cell accuracy | shape accuracy |",
-        "| --- | --- | --- | --- |",
+        "| setting | pass@2 accuracy | cell accuracy | trivial answer | shape accuracy |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for row in table_rows(runs[0]["rows"]):
         present = [r["rows"][row] for r in runs if row in r["rows"]]
         if len(present) != len(runs):
             continue
         if any(p["accuracy"] is None for p in present):
-            lines.append(f"| {row_title(row)} | not scored or failed in some run | - | - |")
+            lines.append(f"| {row_title(row)} | not scored or failed in some run | - | - | - |")
             continue
         cells = [_spread([100 * p["accuracy"] for p in present], ".1f", unit="%")]
-        for metric in ("cell_accuracy", "shape_accuracy"):
-            values = [p[metric] for p in present]
+        for metric in ("cell_accuracy", "trivial_cell_accuracy", "shape_accuracy"):
+            values = [p.get(metric) for p in present]
             cells.append("-" if None in values else _spread(values, ".3f"))
         lines.append(f"| {row_title(row)} | " + " | ".join(cells) + " |")
     lines += ["", "Each cell: mean over runs [lowest, highest].", ""]

@@ -85,6 +85,7 @@ def test_runs_over_seeds_give_mean_and_range(tmp_path, run_script):
     assert done.returncode == 0, done.stderr
     # pass@2 25%, 75%, 0% -> mean 33.3%; cell accuracy 0.5, 0.25, 0.75 -> mean 0.5
     assert "| ICL (no TTT) | 33.3% [0.0, 75.0] | 0.500 [0.250, 0.750] |" in done.stdout
+    assert "| 0.500 [0.250, 0.750] | 0.600 [0.600, 0.600] | 1.000" in done.stdout  # trivial
     assert "3 runs (seeds 0, 1, 2)" in done.stdout
 
 
