@@ -91,10 +91,11 @@ def held_out_loss(
 ) -> dict[str, float]:
     """Mean next-token loss on each task's answer (its first test output, with the
     demonstrations as context) and how many answer tokens the model predicts right, teacher-
-    forced: the pretraining objective measured on tasks it never saw."""
+    forced, and on how many answers it predicts every token: the pretraining objective
+    measured on tasks it never saw, and cheap enough to run per family before any decoding."""
     model.eval()
     device = next(model.parameters()).device
-    losses, right, total, used = [], 0, 0, 0
+    losses, right, total, used, whole = [], 0, 0, 0, 0
     for task in tasks:
         seq = encoder.training_sequence(task, "output_tokens")
         if len(seq.ids) > max_length or task.test[0].output is None:
@@ -104,12 +105,15 @@ def held_out_loss(
         targets = labels[0, 1:]
         keep = targets != IGNORE
         losses.append(float(torch.nn.functional.cross_entropy(logits[keep], targets[keep])))
-        right += int((logits[keep].argmax(-1) == targets[keep]).sum())
+        hits = logits[keep].argmax(-1) == targets[keep]
+        right += int(hits.sum())
         total += int(keep.sum())
+        whole += int(hits.all())
         used += 1
     return {
         "loss": float(np.mean(losses)) if losses else float("nan"),
         "token_accuracy": right / total if total else float("nan"),
+        "answers_right": whole,
         "tasks": used,
     }
 
@@ -125,9 +129,9 @@ def sanity_tasks(per_family: int, max_side: int = 8, seed: int = SANITY_SEED) ->
     return tasks
 
 
-def family(s: TaskScore) -> str:
+def family(task_id: str) -> str:
     """The synthetic family of a sanity task (``sanity_tasks`` names them ``family-n``)."""
-    return s.task_id.rsplit("-", 1)[0]
+    return task_id.rsplit("-", 1)[0]
 
 
 def summary(
@@ -153,6 +157,20 @@ def summary(
         }
         for row, groups in table.items()
     }
+
+
+def loss_markdown(losses: dict[str, dict[str, float]]) -> str:
+    """Teacher-forced scores per group (``held_out_loss`` of each group's tasks) as a table."""
+    lines = [
+        "| group | held-out loss | token accuracy | answers right, teacher-forced |",
+        "| --- | --- | --- | --- |",
+    ]
+    for g, r in losses.items():
+        lines.append(
+            f"| {g} | {r['loss']:.4f} | {r['token_accuracy']:.3f} "
+            f"| {r['answers_right']} / {r['tasks']} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def summary_markdown(title: str, table: dict[str, dict[str, dict]]) -> str:

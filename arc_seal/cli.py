@@ -203,6 +203,7 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
         BENCHMARK_ROWS,
         family,
         held_out_loss,
+        loss_markdown,
         sanity_tasks,
         score_tasks,
         summary,
@@ -220,6 +221,9 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", default="default", help="shipped config name or YAML file")
     parser.add_argument("--subset", help="subset whose eval tasks are scored")
     parser.add_argument("--synthetic", type=int, help="fresh synthetic tasks per family")
+    parser.add_argument(
+        "--max-side", type=int, default=8, help="largest side of a --synthetic task's grids"
+    )
     parser.add_argument("--model", help="HF model id or local directory; unset: embedded model")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or mps")
     parser.add_argument(
@@ -243,8 +247,10 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     if args.synthetic is not None:
         if args.synthetic < 1:
             raise ConfigError(f"--synthetic {args.synthetic}: expected at least 1")
-        tasks = sanity_tasks(args.synthetic)
-        title = f"{args.synthetic} fresh synthetic tasks per family"
+        if not 1 <= args.max_side <= 30:
+            raise ConfigError(f"--max-side {args.max_side}: expected 1 to 30")
+        tasks = sanity_tasks(args.synthetic, max_side=args.max_side)
+        title = f"{args.synthetic} fresh synthetic tasks per family (grids up to {args.max_side})"
     else:
         tasks, title = load_subset(args.subset).eval, f"subset {args.subset}"
     tasks = tasks[: args.limit] if args.limit else tasks
@@ -256,20 +262,28 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
         config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
     )
     engine = TTTEngine(model, tokenizer, config.ttt)
-    loss = None
+    loss, family_loss = None, {}
     if args.loss:
         with engine.base_model():
             loss = held_out_loss(engine.model, engine.encoder, tasks)
+            if args.synthetic is not None:
+                for name in dict.fromkeys(family(t.id) for t in tasks):
+                    mine = [t for t in tasks if family(t.id) == name]
+                    family_loss[name] = held_out_loss(engine.model, engine.encoder, mine)
     scores = score_tasks(engine, tasks, config, tuple(args.rows))
     table = summary(scores)
     if args.synthetic is not None:  # and per family
-        table = {row: table[row] | groups for row, groups in summary(scores, family).items()}
+        by_family = summary(scores, lambda s: family(s.task_id))
+        table = {row: table[row] | groups for row, groups in by_family.items()}
     text = summary_markdown(f"{config.model or 'embedded default model'}: {title}", table)
     if loss is not None:
         text += (
             f"\nHeld-out loss on the answers: {loss['loss']:.4f} (teacher-forced token "
-            f"accuracy {loss['token_accuracy']:.3f}, {loss['tasks']} tasks)\n"
+            f"accuracy {loss['token_accuracy']:.3f}, answers right teacher-forced "
+            f"{loss['answers_right']} of {loss['tasks']} tasks)\n"
         )
+    if family_loss:
+        text += "\nPer family, teacher-forced:\n\n" + loss_markdown(family_loss)
     print(text)
     if args.out:
         (args.out / "benchmark.md").write_text(text)
@@ -278,6 +292,7 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
             "model": config.model or "embedded default",
             "summary": table,
             "held_out_loss": loss,
+            "held_out_loss_by_family": family_loss,
             "tasks": [asdict(s) for s in scores],
         }
         (args.out / "benchmark.json").write_text(json.dumps(report, indent=1))

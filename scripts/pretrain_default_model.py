@@ -90,6 +90,12 @@ def main() -> None:
         help="comma-separated synthetic families to draw from",
     )
     p.add_argument(
+        "--max-side",
+        type=int,
+        default=12,
+        help="largest side of a synthetic grid (smaller grids: more tasks per token, a curriculum)",
+    )
+    p.add_argument(
         "--self-edit-fraction",
         type=float,
         default=0.1,
@@ -206,7 +212,7 @@ def main() -> None:
             draw = rng.random()
             if draw < args.synthetic_fraction:
                 rule = families[rng.integers(len(families))]
-                task = make_task(rule, rng, n_train=int(rng.integers(2, 5)), max_side=12)
+                task = make_task(rule, rng, n_train=int(rng.integers(2, 5)), max_side=args.max_side)
             else:
                 task = tasks[rng.integers(len(tasks))]
             make = self_edit_sequence if rng.random() < args.self_edit_fraction else sample_sequence

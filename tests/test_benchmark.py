@@ -33,6 +33,8 @@ def test_held_out_loss_falls_when_the_model_learns_the_task(tmp_path):
     after = held_out_loss(engine.model, encoder, [task])
     assert after["loss"] < before["loss"] and before["tasks"] == 1
     assert 0 <= before["token_accuracy"] <= after["token_accuracy"]
+    # an answer counts as right only when every one of its tokens is
+    assert after["answers_right"] == int(after["token_accuracy"] == 1.0)
     assert held_out_loss(model, encoder, [task], max_length=5)["tasks"] == 0  # too long: skipped
 
 
@@ -54,6 +56,8 @@ def test_evaluate_command_writes_per_family_scores(tmp_path, capsys):
                 "oracle",
                 "--limit",
                 "3",
+                "--max-side",
+                "4",
                 "--loss",
                 "--out",
                 str(out),
@@ -65,7 +69,11 @@ def test_evaluate_command_writes_per_family_scores(tmp_path, capsys):
     assert report["summary"]["icl"]["all"]["tasks"] == 3
     assert report["summary"]["icl"]["identity"]["tasks"] == 1  # the first family
     assert report["held_out_loss"]["tasks"] == 3
-    assert "| icl | all | " in (out / "benchmark.md").read_text()
+    by_family = report["held_out_loss_by_family"]
+    assert list(by_family) == list(RULES)[:3] and all(r["tasks"] == 1 for r in by_family.values())
+    text = (out / "benchmark.md").read_text()
+    assert "| icl | all | " in text and "grids up to 4" in text
+    assert f"| {list(RULES)[0]} | " in text.split("Per family, teacher-forced")[1]
     with pytest.raises(SystemExit) as done:
         main(["evaluate", "--model", str(inputs["model"])])
     assert done.value.code == 2
