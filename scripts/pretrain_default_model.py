@@ -117,6 +117,8 @@ def main() -> None:
     families = args.families.split(",")
     if unknown := sorted(set(families) - set(SYNTHETIC_RULES)):
         p.error(f"unknown synthetic families {unknown}; known: {', '.join(SYNTHETIC_RULES)}")
+    if not 1 <= args.max_side <= 30:
+        p.error(f"--max-side {args.max_side}: expected 1 to 30 (ARC grids are at most 30x30)")
     if args.grid_positions == "none" and (args.edge_positions or args.static_pairs):
         p.error("--edge-positions and --static-pairs need --grid-positions learned or rotary")
     if args.resume:

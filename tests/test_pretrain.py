@@ -95,6 +95,8 @@ def test_pretraining_resumes_and_records_each_sitting(run_script, tmp_path):
         "--resume",
         "--total-steps",
         "3",
+        "--max-side",
+        "4",
         "--batch-tokens",
         "512",
         "--wandb",
@@ -107,6 +109,7 @@ def test_pretraining_resumes_and_records_each_sitting(run_script, tmp_path):
     assert state["step"] == 3 and len(state["losses"]) == 3
     assert [s["hidden"] for s in state["sittings"]] == ["32", "32"]
     assert [s["resume"] for s in state["sittings"]] == ["False", "True"]
+    assert [s["max_side"] for s in state["sittings"]] == ["12", "4"]  # a curriculum's record
     assert int(state["sittings"][0]["tokens_at_end"]) < state["tokens"]
 
 
