@@ -86,16 +86,15 @@ def score_tasks(
 
 
 @torch.no_grad()
-def held_out_loss(
+def answer_scores(
     model: torch.nn.Module, encoder: TaskEncoder, tasks: list[Task], max_length: int = 8192
-) -> dict[str, float]:
-    """Mean next-token loss on each task's answer (its first test output, with the
-    demonstrations as context) and how many answer tokens the model predicts right, teacher-
-    forced, and on how many answers it predicts every token: the pretraining objective
-    measured on tasks it never saw, and cheap enough to run per family before any decoding."""
+) -> dict[str, tuple[float, int, int]]:
+    """Task id -> (next-token loss on its answer, answer tokens predicted right, answer
+    tokens), teacher-forced: the answer is the first test output, the demonstrations its
+    context. Tasks longer than ``max_length`` or without an answer are left out."""
     model.eval()
     device = next(model.parameters()).device
-    losses, right, total, used, whole = [], 0, 0, 0, 0
+    scores = {}
     for task in tasks:
         seq = encoder.training_sequence(task, "output_tokens")
         if len(seq.ids) > max_length or task.test[0].output is None:
@@ -104,18 +103,30 @@ def held_out_loss(
         logits = model(input_ids=ids, attention_mask=mask).logits[0, :-1].float()
         targets = labels[0, 1:]
         keep = targets != IGNORE
-        losses.append(float(torch.nn.functional.cross_entropy(logits[keep], targets[keep])))
-        hits = logits[keep].argmax(-1) == targets[keep]
-        right += int(hits.sum())
-        total += int(keep.sum())
-        whole += int(hits.all())
-        used += 1
+        loss = float(torch.nn.functional.cross_entropy(logits[keep], targets[keep]))
+        right = int((logits[keep].argmax(-1) == targets[keep]).sum())
+        scores[task.id] = (loss, right, int(keep.sum()))
+    return scores
+
+
+def pooled(scores: list[tuple[float, int, int]]) -> dict[str, float]:
+    """``answer_scores`` of a group of tasks as one line: mean loss, the share of answer tokens
+    predicted right, and how many answers have every token right — the pretraining objective
+    measured on tasks the model never saw, cheap enough to run per family before any decoding."""
+    right, total = sum(s[1] for s in scores), sum(s[2] for s in scores)
     return {
-        "loss": float(np.mean(losses)) if losses else float("nan"),
+        "loss": float(np.mean([s[0] for s in scores])) if scores else float("nan"),
         "token_accuracy": right / total if total else float("nan"),
-        "answers_right": whole,
-        "tasks": used,
+        "answers_right": sum(s[1] == s[2] for s in scores),
+        "tasks": len(scores),
     }
+
+
+def held_out_loss(
+    model: torch.nn.Module, encoder: TaskEncoder, tasks: list[Task], max_length: int = 8192
+) -> dict[str, float]:
+    """``pooled`` over all ``tasks``."""
+    return pooled(list(answer_scores(model, encoder, tasks, max_length).values()))
 
 
 def sanity_tasks(per_family: int, max_side: int = 8, seed: int = SANITY_SEED) -> list[Task]:

@@ -201,9 +201,10 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     from arc_seal import config as cfg
     from arc_seal.benchmark import (
         BENCHMARK_ROWS,
+        answer_scores,
         family,
-        held_out_loss,
         loss_markdown,
+        pooled,
         sanity_tasks,
         score_tasks,
         summary,
@@ -265,11 +266,11 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     loss, family_loss = None, {}
     if args.loss:
         with engine.base_model():
-            loss = held_out_loss(engine.model, engine.encoder, tasks)
-            if args.synthetic is not None:
-                for name in dict.fromkeys(family(t.id) for t in tasks):
-                    mine = [t for t in tasks if family(t.id) == name]
-                    family_loss[name] = held_out_loss(engine.model, engine.encoder, mine)
+            per_task = answer_scores(engine.model, engine.encoder, tasks)
+        loss = pooled(list(per_task.values()))
+        if args.synthetic is not None:
+            for name in dict.fromkeys(family(t.id) for t in tasks):
+                family_loss[name] = pooled([s for i, s in per_task.items() if family(i) == name])
     scores = score_tasks(engine, tasks, config, tuple(args.rows))
     table = summary(scores)
     if args.synthetic is not None:  # and per family
