@@ -68,10 +68,27 @@ def cosine_with_warmup(total: int, warmup: int, floor: float = 0.0) -> Callable[
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / (warmup + 1)
-        progress = min(1.0, (step - warmup) / max(1, total - warmup))
-        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return _cosine((step - warmup) / max(1, total - warmup), floor)
 
     return factor
+
+
+def cosine_by_fraction(warmup: int, floor: float = 0.0) -> Callable[[int, float], float]:
+    """Learning-rate factor from the step and the fraction of a time budget spent: linear
+    warm-up by steps, then cosine decay by time, for runs whose step rate is not known
+    ahead (a sitting of fixed minutes on a GPU)."""
+
+    def factor(step: int, fraction: float) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return _cosine(fraction, floor)
+
+    return factor
+
+
+def _cosine(progress: float, floor: float) -> float:
+    progress = min(1.0, max(0.0, progress))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def optimizer_step(

@@ -11,7 +11,8 @@ there, so hours of CPU can be spent across sittings.
 
     python scripts/pretrain_default_model.py --out runs/pretrain --minutes 60
     python scripts/pretrain_default_model.py --out runs/pretrain --minutes 60 --resume
-    python scripts/pretrain_default_model.py --out runs/pretrain --device cuda --batch-tokens 65536
+    python scripts/pretrain_default_model.py --out runs/pretrain --device cuda \
+        --batch-tokens 65536 --micro-batch 64 --workers 7 --minutes 7.5 --schedule-by minutes
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from arc_seal.pretrain import (
 )
 from arc_seal.synthetic import RULES, make_task
 from arc_seal.tokenizer import build_compact_tokenizer
-from arc_seal.training import collate, cosine_with_warmup, optimizer_step
+from arc_seal.training import collate, cosine_by_fraction, cosine_with_warmup, optimizer_step
 
 STATE = "trainer_state.json"
 SYNTHETIC_RULES = list(RULES)
@@ -103,6 +104,20 @@ def main() -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=default_device())
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes that draw and pad the sequences (0: in this one); a GPU needs several",
+    )
+    p.add_argument("--micro-batch", type=int, default=8, help="sequences per forward pass")
+    p.add_argument(
+        "--schedule-by",
+        choices=["steps", "minutes"],
+        default="steps",
+        help="the cosine decay ends at --total-steps, or at the end of this sitting's --minutes"
+        " (one sitting whose step rate is not known ahead, e.g. on a GPU)",
+    )
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     p.add_argument("--save-every", type=float, default=10.0, help="minutes between checkpoints")
     p.add_argument("--wandb", choices=["offline", "online", "disabled"], default="offline")
@@ -117,6 +132,8 @@ def main() -> None:
     families = args.families.split(",")
     if unknown := sorted(set(families) - set(SYNTHETIC_RULES)):
         p.error(f"unknown synthetic families {unknown}; known: {', '.join(SYNTHETIC_RULES)}")
+    if args.workers < 0 or args.micro_batch < 1:
+        p.error("--workers must be at least 0 and --micro-batch at least 1")
     if not 1 <= args.max_side <= 30:
         p.error(f"--max-side {args.max_side}: expected 1 to 30 (ARC grids are at most 30x30)")
     if args.grid_positions == "none" and (args.edge_positions or args.static_pairs):
@@ -155,6 +172,8 @@ def main() -> None:
         optimizer.load_state_dict(torch.load(args.out / "optimizer.pt", weights_only=True))
 
     schedule = cosine_with_warmup(args.total_steps, args.warmup, floor=0.1)
+    # by the clock: warm-up by steps, then the cosine over the rest of the sitting's minutes
+    time_schedule = cosine_by_fraction(args.warmup, floor=0.1)
     params = [p for p in model.parameters() if p.requires_grad]
 
     tasks = pretraining_tasks()
@@ -177,10 +196,10 @@ def main() -> None:
         )
 
     earlier = state.pop("sittings", [])  # each sitting's settings, this one's added on save
-    rng = np.random.default_rng(args.seed + state["step"])
     device = torch.device(args.device)
     start = time.perf_counter()
     last_save = start
+    tokens_before = state["tokens"]
     budget = args.minutes * 60
     bar = tqdm(total=args.total_steps, initial=state["step"], desc="pretraining", unit="step")
 
@@ -191,7 +210,8 @@ def main() -> None:
         torch.save(optimizer.state_dict(), args.out / "optimizer.pt")
         done = state | {"seconds": state["seconds"] + time.perf_counter() - start}
         cpu = platform.processor() or platform.machine()
-        done["hardware"] = f"{cpu}, {os.cpu_count()} cores, device {args.device}"
+        gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+        done["hardware"] = f"{cpu}, {os.cpu_count()} cores, device {args.device}{gpu}"
         # the sitting's settings, with the architecture the model really has (a resumed
         # run keeps the checkpoint's, whatever the flags say)
         c = model.config
@@ -208,26 +228,28 @@ def main() -> None:
         done["sittings"] = earlier + [sitting]
         (args.out / STATE).write_text(json.dumps(done, indent=1))
 
-    while state["step"] < args.total_steps and time.perf_counter() - start < budget:
-        pool = []
-        while sum(len(s.ids) for s in pool) < args.batch_tokens:
-            draw = rng.random()
-            if draw < args.synthetic_fraction:
-                rule = families[rng.integers(len(families))]
-                task = make_task(rule, rng, n_train=int(rng.integers(2, 5)), max_side=args.max_side)
-            else:
-                task = tasks[rng.integers(len(tasks))]
-            make = self_edit_sequence if rng.random() < args.self_edit_fraction else sample_sequence
-            seq = make(task, rng, encoder, args.max_length)
-            if seq is not None:
-                pool.append(seq)
-        pool.sort(key=lambda s: len(s.ids))  # rows of similar length: little padding
+    batches = torch.utils.data.DataLoader(
+        Batches(tasks, encoder, families, args, first_step=state["step"]),
+        batch_size=None,
+        num_workers=args.workers,
+        pin_memory=device.type == "cuda",
+    )
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
+
+    def lr_factor() -> float:
+        if args.schedule_by == "steps":
+            return schedule(state["step"])
+        return time_schedule(state["step"], (time.perf_counter() - start) / budget)
+
+    for chunks, n_tokens in batches:
+        if state["step"] >= args.total_steps or time.perf_counter() - start >= budget:
+            break
         for g in optimizer.param_groups:
-            g["lr"] = args.lr * schedule(state["step"])
-        chunks = [collate(pool[i : i + 8], encoder.pad_id, device) for i in range(0, len(pool), 8)]
-        loss_value = optimizer_step(model, params, chunks, optimizer, grad_clip=1.0)
+            g["lr"] = args.lr * lr_factor()
+        chunks = [tuple(t.to(device, non_blocking=True) for t in c) for c in chunks]
+        loss_value = optimizer_step(model, params, chunks, optimizer, 1.0, autocast)
         state["step"] += 1
-        state["tokens"] += sum(len(s.ids) for s in pool)
+        state["tokens"] += n_tokens
         state["losses"].append(round(loss_value, 4))
         bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.3f}", tokens=f"{state['tokens'] / 1e6:.1f}M")
@@ -236,7 +258,7 @@ def main() -> None:
                 {
                     "loss": loss_value,
                     "tokens": state["tokens"],
-                    "lr": args.lr * schedule(state["step"]),
+                    "lr": args.lr * lr_factor(),
                 },
                 step=state["step"],
             )
@@ -247,7 +269,50 @@ def main() -> None:
     bar.close()
     if run is not None:
         run.finish()
-    print(f"saved {args.out} at step {state['step']}, {state['tokens']:,} tokens")
+    rate = (state["tokens"] - tokens_before) / (time.perf_counter() - start)
+    print(
+        f"saved {args.out} at step {state['step']}, {state['tokens']:,} tokens"
+        f" ({rate:,.0f} tokens/s this sitting)"
+    )
+
+
+class Batches(torch.utils.data.IterableDataset):
+    """Endless optimizer-step batches of about --batch-tokens tokens, already padded into
+    micro-batches of similar length. Each DataLoader worker draws its own stream (seeded by
+    the run's seed, the step the sitting starts at, and the worker), so a GPU is not kept
+    waiting for one process to generate tasks."""
+
+    def __init__(self, tasks, encoder, families, args, first_step: int) -> None:
+        self.tasks, self.encoder, self.families = tasks, encoder, families
+        self.args, self.first_step = args, first_step
+
+    def __iter__(self):
+        args = self.args
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([args.seed, self.first_step, info.id if info else 0])
+        while True:
+            pool, n_tokens = [], 0
+            while n_tokens < args.batch_tokens:
+                if rng.random() < args.synthetic_fraction:
+                    rule = self.families[rng.integers(len(self.families))]
+                    n_train = int(rng.integers(2, 5))
+                    task = make_task(rule, rng, n_train=n_train, max_side=args.max_side)
+                else:
+                    task = self.tasks[rng.integers(len(self.tasks))]
+                make = (
+                    self_edit_sequence
+                    if rng.random() < args.self_edit_fraction
+                    else sample_sequence
+                )
+                seq = make(task, rng, self.encoder, args.max_length)
+                if seq is not None:
+                    pool.append(seq)
+                    n_tokens += len(seq.ids)
+            pool.sort(key=lambda s: len(s.ids))  # rows of similar length: little padding
+            step = args.micro_batch
+            pad = self.encoder.pad_id
+            chunks = [collate(pool[i : i + step], pad, "cpu") for i in range(0, len(pool), step)]
+            yield chunks, n_tokens
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
@@ -19,6 +20,7 @@ from arc_seal.pretrain import (
 )
 from arc_seal.self_edit import parse_self_edit
 from arc_seal.tokenizer import build_compact_tokenizer
+from arc_seal.training import cosine_by_fraction
 
 
 def test_no_arc_agi_1_eval_task_or_pair_reaches_the_pretraining_data():
@@ -103,6 +105,10 @@ def test_pretraining_resumes_and_records_each_sitting(run_script, tmp_path):
         "disabled",
         "--threads",
         "1",
+        "--workers",  # sequences drawn in a worker process, as on a GPU
+        "1",
+        "--schedule-by",
+        "minutes",
     )
     assert again.returncode == 0, again.stderr[-2000:]
     state = json.loads((out / "trainer_state.json").read_text())
@@ -147,3 +153,11 @@ def test_a_resumed_checkpoint_grows_edge_positions_without_changing_its_function
     )
     with torch.no_grad():
         assert torch.allclose(before(ids).logits, after(ids).logits, atol=1e-6)
+
+
+def test_a_sitting_of_fixed_minutes_warms_up_by_steps_then_decays_by_the_clock():
+    factor = cosine_by_fraction(warmup=10, floor=0.1)
+    assert factor(0, 0.5) < factor(9, 0.5) < 1.0  # warm-up ignores the clock
+    assert factor(10, 0.0) == pytest.approx(1.0)
+    assert factor(10, 0.5) == pytest.approx(0.55)
+    assert factor(500, 1.0) == pytest.approx(0.1) == factor(500, 1.7)  # past the budget: floor
