@@ -64,31 +64,22 @@ def causal_lm_loss(
 
 def cosine_with_warmup(total: int, warmup: int, floor: float = 0.0) -> Callable[[int], float]:
     """Learning-rate factor per step: linear warm-up, then cosine decay down to ``floor``."""
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        return _cosine((step - warmup) / max(1, total - warmup), floor)
-
-    return factor
+    by_fraction = cosine_by_fraction(warmup, floor)
+    return lambda step: by_fraction(step, (step - warmup) / max(1, total - warmup))
 
 
 def cosine_by_fraction(warmup: int, floor: float = 0.0) -> Callable[[int, float], float]:
-    """Learning-rate factor from the step and the fraction of a time budget spent: linear
-    warm-up by steps, then cosine decay by time, for runs whose step rate is not known
-    ahead (a sitting of fixed minutes on a GPU)."""
+    """Learning-rate factor from the step and the fraction of the decay done: linear warm-up by
+    steps, then cosine decay down to ``floor``. The fraction may come from a time budget, for
+    runs whose step rate is not known ahead (a sitting of fixed minutes on a GPU)."""
 
     def factor(step: int, fraction: float) -> float:
         if step < warmup:
             return (step + 1) / (warmup + 1)
-        return _cosine(fraction, floor)
+        progress = min(1.0, max(0.0, fraction))
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return factor
-
-
-def _cosine(progress: float, floor: float) -> float:
-    progress = min(1.0, max(0.0, progress))
-    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def optimizer_step(

@@ -244,8 +244,9 @@ def main() -> None:
     for chunks, n_tokens in batches:
         if state["step"] >= args.total_steps or time.perf_counter() - start >= budget:
             break
+        lr = args.lr * lr_factor()
         for g in optimizer.param_groups:
-            g["lr"] = args.lr * lr_factor()
+            g["lr"] = lr
         chunks = [tuple(t.to(device, non_blocking=True) for t in c) for c in chunks]
         loss_value = optimizer_step(model, params, chunks, optimizer, 1.0, autocast)
         state["step"] += 1
@@ -258,7 +259,7 @@ def main() -> None:
                 {
                     "loss": loss_value,
                     "tokens": state["tokens"],
-                    "lr": args.lr * lr_factor(),
+                    "lr": lr,
                 },
                 step=state["step"],
             )
