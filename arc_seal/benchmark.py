@@ -21,7 +21,7 @@ from tqdm import tqdm
 from arc_seal.config import RunConfig
 from arc_seal.encoding import IGNORE, TaskEncoder
 from arc_seal.grid import Task
-from arc_seal.predict import Verdict, predict, score, trivial_cell_accuracy
+from arc_seal.predict import predict, score, trivial_cell_accuracy
 from arc_seal.synthetic import RULES, generate_tasks
 from arc_seal.training import collate
 from arc_seal.ttt import TTTEngine
@@ -34,17 +34,26 @@ SANITY_SEED = 12345
 
 @dataclass
 class TaskScore:
+    """One task under one row. The scores are None when the task's test outputs are unknown
+    (a challenges file): it is answered (``attempts``) but not scored."""
+
     task_id: str
     row: str
-    solved: bool
-    cell_accuracy: float
-    shape_accuracy: float
-    trivial_cell_accuracy: float
-    truth_in_candidates: float
+    solved: bool | None
+    cell_accuracy: float | None
+    shape_accuracy: float | None
+    trivial_cell_accuracy: float | None
+    truth_in_candidates: float | None
     seconds: float
     failure: str | None = None
     ttt_steps: int = 0
     ttt_tokens: int = 0
+    attempts: list | None = None
+    """Per test input, the attempts as nested lists of cells."""
+
+    @property
+    def scored(self) -> bool:
+        return self.solved is not None
 
 
 def score_tasks(
@@ -54,34 +63,34 @@ def score_tasks(
     training with the config's oracle settings."""
     out = []
     for task in tqdm(tasks, desc="benchmark", unit="task"):
+        known = all(e.output is not None for e in task.test)
         for row in rows:
             start = time.perf_counter()
-            failure, steps, tokens = None, 0, 0
+            failure, steps, tokens, attempts = None, 0, 0, None
             if row == "oracle":
                 result = engine.train(task, config.oracle_ttt())
                 failure, steps, tokens = result.failure, result.steps, result.tokens
-            trivial = float(np.mean([trivial_cell_accuracy(e.input, e.output) for e in task.test]))
-            verdict = Verdict(False, [], 0.0, 0.0, trivial, 0.0)
+            scores: tuple = (None,) * 5  # solved, cells, shape, trivial, truth among candidates
+            if known:
+                trivial = float(
+                    np.mean([trivial_cell_accuracy(e.input, e.output) for e in task.test])
+                )
+                scores = (False, 0.0, 0.0, trivial, 0.0)
             if failure is None:
                 with engine.base_model() if row == "icl" else nullcontext():
                     predictions = predict(engine.model, engine.encoder, task, config.predict)
-                verdict = score(task, predictions)
+                attempts = [[a.tolist() for a in p.attempts] for p in predictions]
+                if known:
+                    v = score(task, predictions)
+                    scores = (
+                        v.solved,
+                        v.cell_accuracy,
+                        v.shape_accuracy,
+                        v.trivial_cell_accuracy,
+                        v.truth_in_candidates,
+                    )
             seconds = round(time.perf_counter() - start, 2)
-            out.append(
-                TaskScore(
-                    task.id,
-                    row,
-                    verdict.solved,
-                    verdict.cell_accuracy,
-                    verdict.shape_accuracy,
-                    verdict.trivial_cell_accuracy,
-                    verdict.truth_in_candidates,
-                    seconds,
-                    failure,
-                    steps,
-                    tokens,
-                )
-            )
+            out.append(TaskScore(task.id, row, *scores, seconds, failure, steps, tokens, attempts))
     return out
 
 
@@ -96,8 +105,10 @@ def answer_scores(
     device = next(model.parameters()).device
     scores = {}
     for task in tasks:
+        if task.test[0].output is None:
+            continue
         seq = encoder.training_sequence(task, "output_tokens")
-        if len(seq.ids) > max_length or task.test[0].output is None:
+        if len(seq.ids) > max_length:
             continue
         ids, mask, labels = collate([seq], encoder.pad_id, device)
         logits = model(input_ids=ids, attention_mask=mask).logits[0, :-1].float()
@@ -148,19 +159,26 @@ def family(task_id: str) -> str:
 def summary(
     scores: list[TaskScore], group: Callable[[TaskScore], str] = lambda s: "all"
 ) -> dict[str, dict[str, dict]]:
-    """row -> group -> solved count, tasks, mean cell and shape accuracy, mean seconds."""
+    """row -> group -> solved count over the scored tasks, mean cell and shape accuracy, mean
+    seconds, and how many tasks were answered without being scored (unknown outputs)."""
     table: dict[str, dict[str, list[TaskScore]]] = defaultdict(lambda: defaultdict(list))
     for s in scores:
         table[s.row][group(s)].append(s)
+
+    def mean(items: list[TaskScore], name: str) -> float | None:
+        values = [getattr(s, name) for s in items if s.scored]
+        return float(np.mean(values)) if values else None
+
     return {
         row: {
             g: {
-                "solved": sum(s.solved for s in items),
-                "tasks": len(items),
-                "cell_accuracy": float(np.mean([s.cell_accuracy for s in items])),
-                "trivial_cell_accuracy": float(np.mean([s.trivial_cell_accuracy for s in items])),
-                "shape_accuracy": float(np.mean([s.shape_accuracy for s in items])),
-                "truth_in_candidates": float(np.mean([s.truth_in_candidates for s in items])),
+                "solved": sum(bool(s.solved) for s in items),
+                "tasks": sum(s.scored for s in items),
+                "not_scored": sum(not s.scored for s in items),
+                "cell_accuracy": mean(items, "cell_accuracy"),
+                "trivial_cell_accuracy": mean(items, "trivial_cell_accuracy"),
+                "shape_accuracy": mean(items, "shape_accuracy"),
+                "truth_in_candidates": mean(items, "truth_in_candidates"),
                 "seconds_per_task": float(np.mean([s.seconds for s in items])),
                 "failed": sum(s.failure is not None for s in items),
             }
@@ -194,10 +212,18 @@ def summary_markdown(title: str, table: dict[str, dict[str, dict]]) -> str:
     ]
     for row, groups in table.items():
         for g, r in groups.items():
+            if not r["tasks"]:
+                scores = (
+                    f"not scored ({r['not_scored']} tasks without known outputs) | - | - | - | -"
+                )
+            else:
+                scores = (
+                    f"{r['solved']} / {r['tasks']} ({100 * r['solved'] / r['tasks']:.0f}%)"
+                    + (f", {r['not_scored']} not scored" if r["not_scored"] else "")
+                    + f" | {r['truth_in_candidates']:.2f} | {r['cell_accuracy']:.3f} "
+                    f"| {r['trivial_cell_accuracy']:.3f} | {r['shape_accuracy']:.3f}"
+                )
             lines.append(
-                f"| {row} | {g} | {r['solved']} / {r['tasks']} "
-                f"({100 * r['solved'] / r['tasks']:.0f}%) | {r['truth_in_candidates']:.2f} "
-                f"| {r['cell_accuracy']:.3f} | {r['trivial_cell_accuracy']:.3f} "
-                f"| {r['shape_accuracy']:.3f} | {r['seconds_per_task']:.1f} | {r['failed']} |"
+                f"| {row} | {g} | {scores} | {r['seconds_per_task']:.1f} | {r['failed']} |"
             )
     return "\n".join(lines) + "\n"

@@ -7,26 +7,33 @@ it needs when it runs, so ``arc-seal --help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from arc_seal.errors import USER_ERRORS, ConfigError
 
 USAGE_ERROR = 2
 FAILED_RUN = 1
+INTERRUPTED = 130  # the shell's status for a process ended by Ctrl-C (128 + SIGINT)
 
 
 def run_cli(main: Callable[[], int | None]) -> None:
     """Run ``main``; a bad task file or config, or an unknown task, subset or model, exits with
-    status 2 and one line. ``main``'s own return value is the exit status."""
+    status 2 and one line, Ctrl-C with status 130. ``main``'s own return value is the exit
+    status."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         status = main()
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(USAGE_ERROR)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(INTERRUPTED)
     sys.exit(status or 0)
 
 
@@ -43,9 +50,6 @@ def run(argv: Sequence[str] | None = None) -> int:
     finishes an interrupted run without redoing finished jobs, under the settings it began with.
     """
     from arc_seal import config as cfg
-    from arc_seal.distributed import from_environment
-    from arc_seal.records import new_run_dir, prepare_run_dir
-    from arc_seal.seal import Experiment, failed_rows
 
     parser = argparse.ArgumentParser(
         prog="arc-seal run",
@@ -60,6 +64,16 @@ def run(argv: Sequence[str] | None = None) -> int:
     )
     cfg.add_arguments(parser)
     args = parser.parse_args(argv)
+    with ExitStack() as held:  # rank 0 holds the run directory's lock until the run ends
+        return _run(args, held)
+
+
+def _run(args: argparse.Namespace, held: ExitStack) -> int:
+    """``run`` once its flags are parsed; the run directory's lock goes into ``held``."""
+    from arc_seal import config as cfg
+    from arc_seal.distributed import from_environment
+    from arc_seal.records import new_run_dir, prepare_run_dir, run_lock
+    from arc_seal.seal import Experiment, failed_rows
 
     if args.resume:
         run_dir = args.resume
@@ -67,6 +81,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             raise ConfigError("--config cannot change a resumed run: it keeps its config.yaml")
         config = cfg.for_resume(cfg.stored_config(run_dir), args, str(run_dir))
         ranks = from_environment(config.device)
+        if ranks.main:
+            held.enter_context(run_lock(run_dir))
         experiment = Experiment(config, ranks)
         if ranks.main:
             cfg.store_config(config, run_dir)  # records a changed W&B mode
@@ -88,6 +104,7 @@ def run(argv: Sequence[str] | None = None) -> int:
                     prepare_run_dir(run_dir)
                 else:
                     run_dir = new_run_dir("runs", config.subset)
+                held.enter_context(run_lock(run_dir))
                 cfg.store_config(config, run_dir)
             except ConfigError as e:
                 problem = str(e)
@@ -96,7 +113,24 @@ def run(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(problem)
     if ranks.main:
         print(f"run directory: {run_dir}" + (f" ({ranks.world} ranks)" if ranks.world > 1 else ""))
-    results = experiment.run(run_dir)
+    try:
+        results = experiment.run(run_dir)
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: every finished job is recorded; finish the run with "
+            f"`arc-seal run --resume {run_dir}`",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(
+            f"error: {e.filename or run_dir}: {e.strerror}; every finished job is recorded; "
+            f"free some space, then finish the run with `arc-seal run --resume {run_dir}`",
+            file=sys.stderr,
+        )
+        return FAILED_RUN
     if results is None:  # not rank 0: its share is recorded, rank 0 reports
         return 0
     print((run_dir / "results.md").read_text())

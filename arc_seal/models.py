@@ -10,13 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+import transformers
 from safetensors import SafetensorError
 from transformers import (
+    AutoConfig,
     AutoModelForCausalLM,
     AutoTokenizer,
+    PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from arc_seal.errors import ModelLoadError
 from arc_seal.formats import COMPACT
@@ -53,17 +57,36 @@ def load_model(
     device = device or default_device()
     if Path(name_or_path) == DEFAULT_MODEL and not DEFAULT_MODEL.is_dir():
         raise ModelLoadError(f"the embedded default model is not installed at {DEFAULT_MODEL}")
+    where = f"cannot load model {str(name_or_path)!r}"
+    # Only what the user can fix becomes one line: a missing or corrupt file, a config field
+    # of the wrong type, an architecture this transformers does not know. A TypeError or
+    # AttributeError from the model's own code is a bug and keeps its traceback.
     try:
+        raw, _ = PretrainedConfig.get_config_dict(name_or_path)
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"{where}: {_first_line(e)}") from None
+    model_type = raw.get("model_type")
+    if model_type is not None and model_type not in CONFIG_MAPPING and "auto_map" not in raw:
+        raise ModelLoadError(
+            f"{where}: its config.json names model_type {model_type!r}, which transformers "
+            f"{transformers.__version__} does not know"
+        )
+    try:
+        config = AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
-            name_or_path, dtype=dtype or default_dtype(device), trust_remote_code=trust_remote_code
+            name_or_path,
+            config=config,
+            dtype=dtype or default_dtype(device),
+            trust_remote_code=trust_remote_code,
         )
-    except (OSError, ValueError, TypeError, AttributeError, SafetensorError, *_CONFIG_ERRORS) as e:
-        # a missing or corrupt file, a config with a field of the wrong type, an unknown
-        # architecture: all the user's to fix, so one line naming the model
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelLoadError(f"cannot load model {str(name_or_path)!r}: {first_line}") from None
+    except (OSError, ValueError, SafetensorError, *_CONFIG_ERRORS) as e:
+        raise ModelLoadError(f"{where}: {_first_line(e)}") from None
     return model.to(device).eval(), tokenizer
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def new_llama(

@@ -4,19 +4,24 @@
 sample), flushed and synced as it is written. A run of several processes (``torchrun``) has
 each rank append to its own shard, ``records.rank-N.jsonl``; every shard is read, whatever
 the world size that wrote it, and the finished run merges them into ``records.jsonl``.
-After a crash at most the line being written is lost: a partial last line is cut away on
-resume and that job runs again. A damaged line anywhere else is reported with its line number,
-moved to ``records.rejected.jsonl`` and its job redone; nothing else is lost. This module
-is the only place records become JSON and back.
+After a crash, a full disk or Ctrl-C at most the line being written is lost: a partial last
+line is cut away on resume and that job runs again. A damaged line anywhere else is reported
+with its line number, moved to ``records.rejected.jsonl`` and its job redone; nothing else is
+lost. ``run_lock`` keeps a second process out of a run directory in use. This module is the
+only place records become JSON and back.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import logging
 import os
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,11 @@ log = logging.getLogger(__name__)
 
 RECORDS = "records.jsonl"
 REJECTED = "records.rejected.jsonl"
+LOCK = "run.lock"
+# For crash tests: the process sends itself this signal (default SIGKILL) right after it has
+# appended this many records, so a test stops a run at an exact point instead of on a timer.
+STOP_AFTER = "ARC_SEAL_STOP_AFTER_RECORDS"
+STOP_SIGNAL = "ARC_SEAL_STOP_SIGNAL"
 Key = tuple[str, int, str, int]
 
 
@@ -118,7 +128,10 @@ def to_json(record: Record) -> str:
 
 def from_json(line: str) -> Record:
     """A record from one line; ``ValueError`` (with the reason) for anything malformed."""
-    raw = json.loads(line)
+    try:
+        raw = json.loads(line)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     if not isinstance(raw, dict):
         raise ValueError("not a JSON object")
     cls = PolicyUpdate if raw.get("stage") == "sft" else JobRecord
@@ -147,6 +160,8 @@ class Records:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / shard
         self.done: dict[Key, Record] = {}
+        self.added = 0
+        self.stop_after = int(os.environ.get(STOP_AFTER) or 0)
         self.refresh()
 
     def shards(self) -> list[Path]:
@@ -191,11 +206,17 @@ class Records:
     def add(self, record: Record) -> Record:
         if record.key in self.done:
             raise ValueError(f"job {record.key} is already recorded")
-        with open(self.path, "a") as f:
-            f.write(to_json(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(self.path, "a") as f:
+                f.write(to_json(record) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:  # a full disk, say: name the file the record was for
+            raise OSError(e.errno, e.strerror, str(self.path)) from None
         self.done[record.key] = record
+        self.added += 1
+        if self.added == self.stop_after:
+            os.kill(os.getpid(), getattr(signal, os.environ.get(STOP_SIGNAL) or "SIGKILL"))
         return record
 
     def merge(self) -> None:
@@ -222,6 +243,32 @@ class Records:
 
     def updates(self) -> list[PolicyUpdate]:
         return [r for r in self.done.values() if isinstance(r, PolicyUpdate)]
+
+
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir`` as its one writer while the block runs; a second process is refused
+    with one line naming the holder's pid. The lock is the kernel's (``flock``), so a process
+    that died holds nothing and its run can be resumed at once."""
+    path = Path(run_dir) / LOCK
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot create the run's lock ({e.strerror})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            raise ConfigError(
+                f"{run_dir}: in use by another process (pid {holder}); one process writes a "
+                "run directory at a time"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def new_run_dir(root: str | Path, subset: str) -> Path:

@@ -9,6 +9,7 @@ which becomes the next policy and the next TTT base.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,11 @@ def sft_sequence(
     return Encoded(prompt + answer, [IGNORE] * len(prompt) + answer)
 
 
+def _tensors(model: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    yield from model.named_parameters()
+    yield from model.named_buffers()
+
+
 def sft_policy(
     model: PreTrainedModel,
     encoder: TaskEncoder,
@@ -99,10 +105,11 @@ def sft_policy(
     """Fine-tune ``model`` (a plain model, no adapter) on (task, self-edit text) pairs with a
     fresh LoRA adapter, save the adapter (PEFT format) to ``save_to``, and return the merged
     model with training stats. If training fails (a non-finite loss, out of memory) the model
-    comes back unchanged and the stats say why. With ``config.float32`` the model is cast to
-    float32 first and stays so: a small update merged into bfloat16 weights is partly rounded
-    away."""
+    comes back unchanged, in its own dtype, and the stats say why. With ``config.float32`` the
+    model is cast to float32 first and, once trained, stays so: a small update merged into
+    bfloat16 weights is partly rounded away."""
     start = time.perf_counter()
+    dtypes = {name: t.dtype for name, t in _tensors(model)}
     if config.float32:
         model = model.float()
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
@@ -138,7 +145,12 @@ def sft_policy(
     except (FloatingPointError, torch.OutOfMemoryError) as e:
         failure = f"{type(e).__name__}: {str(e).splitlines()[0]} at step {len(losses)}"
         stats = {"pairs": len(pairs), "steps": len(losses), "losses": losses}
-        return peft_model.unload(), stats | {
+        # back in the dtypes it came in (buffers such as rotary frequencies included), as a
+        # resumed run or another rank holds it
+        model = peft_model.unload()
+        for name, t in _tensors(model):
+            t.data = t.data.to(dtypes[name])
+        return model, stats | {
             "failure": failure,
             "seconds": time.perf_counter() - start,
         }

@@ -129,7 +129,7 @@ def self_edit_job(engine: TTTEngine, task: Task, config: RunConfig, seed: int) -
                 edit = parse_self_edit(text)
                 break
             except InvalidSelfEdit as e:
-                if retries is not None and tries > retries:
+                if tries > retries:
                     return {
                         "self_edit_text": text,
                         "invalid": str(e),

@@ -78,3 +78,33 @@ def test_evaluate_command_writes_per_family_scores(tmp_path, capsys):
         main(["evaluate", "--model", str(inputs["model"])])
     assert done.value.code == 2
     assert "give exactly one of --subset and --synthetic" in capsys.readouterr().err
+
+
+def test_evaluate_answers_tasks_without_known_outputs_and_reports_them_not_scored(tmp_path, capsys):
+    inputs = learnable_run_inputs(tmp_path)
+    challenges = {}
+    for f in sorted((tmp_path / "tasks").glob("*.json")):
+        task = json.loads(f.read_text())
+        for e in task["test"]:
+            del e["output"]
+        challenges[f.stem] = task
+    (tmp_path / "kaggle").mkdir()
+    (tmp_path / "kaggle" / "test_challenges.json").write_text(json.dumps(challenges))
+    subset = tmp_path / "predict.json"
+    subset.write_text(
+        json.dumps(
+            {"dataset": "kaggle/test_challenges.json", "train": [], "eval": sorted(challenges)}
+        )
+    )
+    out = tmp_path / "bench"
+    argv = ["evaluate", "--subset", str(subset), "--model", str(inputs["model"])]
+    argv += ["--config", str(inputs["config"]), "--rows", "icl", "--loss", "--out", str(out)]
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 0
+    assert "| icl | all | not scored (3 tasks without known outputs) |" in capsys.readouterr().out
+    report = json.loads((out / "benchmark.json").read_text())
+    assert report["summary"]["icl"]["all"]["not_scored"] == 3
+    for score in report["tasks"]:  # answered: attempts for each test input, no verdict
+        assert score["solved"] is None and score["failure"] is None
+        assert len(score["attempts"]) == 1 and 1 <= len(score["attempts"][0]) <= 2

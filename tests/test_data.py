@@ -161,3 +161,45 @@ def test_benchmark_subsets_are_arc_agi_1_eval_and_apart_from_the_seal_subset():
     ids = {t.id for t in hundred.eval}
     assert len(ids) == 100 and ids <= {t.id for t in every.eval}
     assert not ids & set(FILE_EVAL) and not hundred.train
+
+
+def _subset(tmp_path, train, eval_, tasks):
+    folder = tmp_path / "files"
+    folder.mkdir(exist_ok=True)
+    for task_id, t in tasks.items():
+        (folder / f"{task_id}.json").write_text(json.dumps(t.to_json()))
+    path = tmp_path / "leaky.json"
+    path.write_text(json.dumps({"dataset": "files", "train": train, "eval": eval_}))
+    return str(path)
+
+
+def test_subsets_that_leak_answers_or_count_a_task_twice_are_refused(tmp_path):
+    a, b, c = generate_tasks(3, seed=4)
+    tasks = {"a": a, "b": b, "c": c, "a-again": a}  # the same task under a second id
+    cases = [
+        (["a", "b"], ["b", "c"], r"leaky.json: task\(s\) \['b'\] are in both train and eval"),
+        (["a"], ["c", "b", "c"], r"leaky.json: eval lists task\(s\) \['c'\] more than once"),
+        (["a", "a"], ["c"], r"leaky.json: train lists task\(s\) \['a'\] more than once"),
+        (["a", "b"], [], r"leaky.json: no eval task"),
+        (
+            ["a", "b"],
+            ["c", "a-again"],
+            r"leaky.json: eval task 'a-again' shares a test pair with train task 'a'",
+        ),
+    ]
+    for train, eval_, message in cases:
+        with pytest.raises(TaskFormatError, match=message):
+            load_subset(_subset(tmp_path, train, eval_, tasks))
+    subset = load_subset(_subset(tmp_path, ["a", "b"], ["c"], tasks))  # disjoint: fine
+    assert [t.id for t in subset.eval] == ["c"]
+
+
+def test_json_nested_too_deeply_is_one_clear_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(TaskFormatError, match=r"deep.json: nested too deeply"):
+        load_tasks(path)
+    subset = tmp_path / "deep-subset.json"
+    subset.write_text('{"train": [], "eval": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    with pytest.raises(TaskFormatError, match=r"deep-subset.json: nested too deeply"):
+        load_subset(str(subset))

@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -71,3 +74,40 @@ def test_stored_config_is_the_truth_and_an_edited_one_is_refused(tmp_path):
         stored_config(tmp_path)
     with pytest.raises(ConfigError, match="not a run directory"):
         stored_config(tmp_path / "nothing")
+
+
+def test_one_writer_per_run_directory_and_a_dead_holder_blocks_nothing(tmp_path, capsys):
+    from arc_seal.cli import main
+    from arc_seal.records import run_lock
+
+    store_config(from_dict({}), tmp_path)  # a run directory, as `arc-seal run` leaves one
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from arc_seal.records import run_lock\n"
+            f"with run_lock({str(tmp_path)!r}):\n"
+            "    print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        busy = rf"in use by another process \(pid {holder.pid}\)"
+        with pytest.raises(ConfigError, match=busy), run_lock(tmp_path):
+            pass
+        with pytest.raises(SystemExit) as done:  # a second resume of the run: one line
+            main(["run", "--resume", str(tmp_path)])
+        assert done.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (
+            f"error: {tmp_path}: in use by another process (pid {holder.pid}); one process "
+            "writes a run directory at a time"
+        )
+    finally:
+        holder.kill()  # dies holding the lock, leaving its lock file behind
+        holder.wait()
+    with run_lock(tmp_path):  # the kernel released it with the process
+        assert (tmp_path / "run.lock").read_text() == f"{os.getpid()}\n"

@@ -1,15 +1,16 @@
 """The main job end to end, on synthetic tasks and a tiny checkpoint the test builds."""
 
+import errno
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+import transformers
 from tiny import learnable_run_inputs
 from wandb_history import history
 
@@ -112,34 +113,60 @@ def test_whole_loop_writes_a_complete_run_directory(tmp_path):
     assert {"no_rl", "rest_em-1", "seal"} <= stages  # no-RL and SEAL choices side by side
 
 
+def _stopped_run(inputs, out, signal_name: str, after: int) -> subprocess.CompletedProcess:
+    """A run that sends itself ``signal_name`` right after its ``after``-th record."""
+    env = os.environ | {
+        "ARC_SEAL_STOP_AFTER_RECORDS": str(after),
+        "ARC_SEAL_STOP_SIGNAL": signal_name,
+    }
+    return subprocess.run(
+        _command(inputs, out, "--wandb", "disabled"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _resume(out) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(ROOT / "scripts" / "run_arc.py"), "--resume", str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_without_redoing_or_losing_jobs(tmp_path):
     inputs = learnable_run_inputs(tmp_path)
     out = tmp_path / "run"
-    proc = subprocess.Popen(
-        _command(inputs, out, "--wandb", "disabled"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if (out / "records.jsonl").exists() and len(_keys(out)) >= 4:  # into the ReST-EM stage
-            break
-        time.sleep(0.2)
-    assert proc.poll() is None, "the run ended before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    killed = _stopped_run(inputs, out, "SIGKILL", after=4)  # into the ReST-EM stage
+    assert killed.returncode == -signal.SIGKILL
     before = (out / "records.jsonl").read_text().splitlines()
-    assert 4 <= len(before) < EXPECTED_JOBS
+    assert len(before) == 4
 
-    cmd = [sys.executable, str(ROOT / "scripts" / "run_arc.py"), "--resume", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    done = _resume(out)  # the dead run's lock does not block it
     assert done.returncode == 0, done.stderr[-3000:]
     after = (out / "records.jsonl").read_text().splitlines()
     assert after[: len(before)] == before  # nothing redone or rewritten
     keys = _keys(out)
     assert len(keys) == len(set(keys)) == EXPECTED_JOBS
     assert json.loads((out / "results.json").read_text())["rows"]["seal"]["total"] == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_run_with_one_line_saying_how_to_resume(tmp_path):
+    inputs = learnable_run_inputs(tmp_path)
+    out = tmp_path / "run"
+    stopped = _stopped_run(inputs, out, "SIGINT", after=3)
+    assert stopped.returncode == 130
+    assert stopped.stderr.strip().splitlines()[-1] == (
+        f"interrupted: every finished job is recorded; finish the run with "
+        f"`arc-seal run --resume {out}`"
+    )
+    assert "Traceback" not in stopped.stderr
+    assert [k[0] for k in _keys(out)] == ["icl", "oracle", "no_rl"]
+    done = _resume(out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    keys = _keys(out)
+    assert len(keys) == len(set(keys)) == EXPECTED_JOBS
 
 
 def _experiment(tmp_path, **changes):
@@ -442,3 +469,142 @@ def test_the_seal_row_is_scored_after_every_iteration_when_asked(tmp_path, capsy
     assert sum(k[0] == "sft" for k in keys) == 2
     table = (out / "results.md").read_text()
     assert table.index("SEAL after ReST-EM iteration 1") < table.index("| SEAL (TTT + self-edit")
+
+
+def test_a_model_type_transformers_does_not_know_is_named_and_a_bug_keeps_its_traceback(
+    tmp_path, capsys, monkeypatch
+):
+    from transformers import LlamaForCausalLM
+
+    inputs = learnable_run_inputs(tmp_path)
+    model = inputs["model"]
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps(config | {"model_type": "frobnicator"}))
+    line = _one_line_error(capsys, "--model", str(model), "--subset", str(inputs["subset"]))
+    assert line.endswith(
+        "its config.json names model_type 'frobnicator', which transformers "
+        f"{transformers.__version__} does not know"
+    )
+    assert "tokenizer" not in line
+    (model / "config.json").write_text(json.dumps(config))
+
+    def broken_init(self, config):  # a bug in model code, not the user's to fix
+        raise AttributeError("'LlamaConfig' object has no attribute 'frobnication'")
+
+    monkeypatch.setattr(LlamaForCausalLM, "__init__", broken_init)
+    with pytest.raises(AttributeError, match="frobnication"):
+        main(["run", "--model", str(model), "--subset", str(inputs["subset"])])
+
+
+def test_a_full_disk_ends_the_run_with_one_line_and_resume_finishes_every_job_once(
+    tmp_path, capsys, monkeypatch
+):
+    import arc_seal.records
+
+    inputs = learnable_run_inputs(tmp_path)
+    out = tmp_path / "run"
+    real_open, appended = open, []
+
+    class FullDisk:
+        """A records file on a disk that fills up halfway through the fourth record."""
+
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, text):
+            appended.append(text)
+            if len(appended) == 4:
+                self.f.write(text[: len(text) // 2])
+                self.f.flush()
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.f.write(text)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    def full_disk_open(path, mode="r", *args, **kwargs):
+        f = real_open(path, mode, *args, **kwargs)
+        return FullDisk(f) if Path(path).name == "records.jsonl" and "a" in mode else f
+
+    monkeypatch.setattr(arc_seal.records, "open", full_disk_open, raising=False)
+    argv = ["--config", str(inputs["config"]), "--subset", str(inputs["subset"])]
+    argv += ["--model", str(inputs["model"]), "--output-dir", str(out), *SMALL]
+    code, _, err = _run(capsys, *argv, "--wandb", "disabled")
+    assert code == 1 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"error: {out / 'records.jsonl'}: No space left on device; every finished job is "
+        f"recorded; free some space, then finish the run with `arc-seal run --resume {out}`"
+    )
+    assert not (out / "records.jsonl").read_text().endswith("\n")  # the half-written line
+    monkeypatch.undo()  # space freed
+
+    code, _, err = _run(capsys, "--resume", str(out))
+    assert code == 0, err
+    keys = _keys(out)
+    assert len(keys) == len(set(keys)) == EXPECTED_JOBS
+    assert keys[:3] == [k for k in keys if k[0] in ("icl", "oracle", "no_rl")]
+
+
+def test_a_failed_policy_update_then_resume_gives_the_records_of_an_uninterrupted_run(
+    tmp_path, capsys, monkeypatch
+):
+    import arc_seal.models
+    import arc_seal.rest_em
+
+    def diverging(*args, **kwargs):
+        raise FloatingPointError("loss is nan")
+
+    # bfloat16, as on a GPU, where SFT in float32 could leave the policy in the wrong dtype
+    monkeypatch.setattr(arc_seal.models, "default_dtype", lambda device: torch.bfloat16)
+    monkeypatch.setattr(arc_seal.rest_em, "optimizer_step", diverging)
+    inputs = learnable_run_inputs(tmp_path)
+    argv = ["--config", str(inputs["config"]), "--subset", str(inputs["subset"])]
+    argv += ["--model", str(inputs["model"]), *SMALL, "--wandb", "disabled"]
+    code, _, err = _run(capsys, *argv, "--output-dir", str(tmp_path / "whole"))
+    assert code == 0, err
+
+    sft_at = 1 + 1 + 1 + 2 * 2 + 1  # icl, oracle, no_rl, rest_em: the policy update is 8th
+    monkeypatch.setenv("ARC_SEAL_STOP_AFTER_RECORDS", str(sft_at))
+    monkeypatch.setenv("ARC_SEAL_STOP_SIGNAL", "SIGINT")
+    code, _, _ = _run(capsys, *argv, "--output-dir", str(tmp_path / "split"))
+    assert code == 130
+    monkeypatch.delenv("ARC_SEAL_STOP_AFTER_RECORDS")
+    code, _, err = _run(capsys, "--resume", str(tmp_path / "split"))
+    assert code == 0, err
+
+    def records(run_dir):
+        lines = (run_dir / "records.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(x).items() if k != "seconds"} for x in lines]
+
+    whole, split = records(tmp_path / "whole"), records(tmp_path / "split")
+    (update,) = (r for r in whole if r["stage"] == "sft")
+    assert update["failure"].startswith("FloatingPointError: loss is nan")
+    for r in whole + split:
+        if r.get("ttt"):
+            r["ttt"].pop("seconds")
+    assert split == whole
+
+
+def test_resampling_an_invalid_self_edit_is_bounded_and_recorded(tmp_path, monkeypatch):
+    from arc_seal.config import config_path
+
+    assert from_dict(load_yaml(config_path("llama-1b"))).max_invalid_retries == 1000
+    tries = []
+
+    def never_valid(*args, **kwargs):
+        tries.append(1)
+        return "I would rather not say."
+
+    monkeypatch.setattr("arc_seal.seal.sample_free", never_valid)
+    experiment = _experiment(tmp_path, decoding="free", max_invalid_retries=50)
+    task = experiment.subset.eval[0]
+    fields = experiment.self_edit(task, seed=0)
+    assert len(tries) == 51 and fields["tries"] == 51
+    assert fields["failure"].startswith("invalid self-edit: ")
+    assert fields["self_edit_text"] == "I would rather not say."
