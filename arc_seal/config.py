@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from arc_seal.augment import FAMILIES
 from arc_seal.errors import ConfigError
 from arc_seal.options import check, hints, setting, split_optional
 from arc_seal.predict import PredictConfig
@@ -61,6 +62,11 @@ class RunConfig:
         gt=0,
     )
     oracle_epochs: int = setting(ORACLE.epochs, "the oracle's epochs", ge=1)
+    oracle_families: tuple[str, ...] = setting(
+        ORACLE.families,
+        "the oracle's augmentation families (the reference's: all of them; none: [])",
+        choices=FAMILIES,
+    )
     oracle_demo_outputs: bool | None = setting(
         None, "the oracle's loss on demonstration outputs (marc's: true); null: as ttt"
     )
@@ -118,11 +124,11 @@ class RunConfig:
         check(self)
 
     def oracle_ttt(self, seed: int = 0) -> TTTConfig:
-        """The oracle's TTT: the reference's families and loss, this config's oracle learning
+        """The oracle's TTT: the reference's loss, this config's oracle families, learning
         rate and epochs, the rest as ``ttt``."""
         return dataclasses.replace(
             self.ttt,
-            families=ORACLE.families,
+            families=tuple(self.oracle_families),
             strategy=ORACLE.strategy,
             learning_rate=self.oracle_learning_rate,
             epochs=self.oracle_epochs,
@@ -266,7 +272,8 @@ def given_flags(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _set(values: dict, dotted: str, value: Any) -> None:
+def set_value(values: dict, dotted: str, value: Any) -> None:
+    """Set the dotted field (``ttt.max_steps``) in plain config values, making sections."""
     *sections, leaf = dotted.split(".")
     for s in sections:
         values = values.setdefault(s, {})
@@ -279,7 +286,7 @@ def resolve(args: argparse.Namespace, base: dict, where: str = "command line") -
     """YAML values, then any flag given on the command line."""
     values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
     for name, value in given_flags(args).items():
-        _set(values, name, value)
+        set_value(values, name, value)
     return from_dict(values, where)
 
 

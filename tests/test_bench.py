@@ -1,7 +1,18 @@
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
+import torch
 from tiny import learnable_run_inputs
+
+from arc_seal.config import load_yaml
+from arc_seal.data import load_subset
+from arc_seal.models import load_model
+from arc_seal.predict import build_queries
+from arc_seal.ttt import TTTEngine
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
@@ -56,3 +67,65 @@ def test_ablation_adds_one_lever_per_row_and_writes_markdown_and_json(run_script
     assert budget <= rows[1]["tasks"]["eval"][0]["ttt_tokens"] < budget + 400
     text = (out / "ablation.md").read_text()
     assert "| + PoE scoring | train | " in text
+
+
+def _sweep_module():
+    spec = importlib.util.spec_from_file_location("sweep_ttt", ROOT / "scripts" / "sweep_ttt.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_each_swept_setting_changes_what_is_trained_or_how_it_is_answered(tmp_path):
+    sweep = _sweep_module()
+    inputs = learnable_run_inputs(tmp_path)
+    base = load_yaml(inputs["config"]) | {"oracle_learning_rate": 1e-3}
+    base["ttt"] |= {"tokens_per_epoch": 600, "max_sequences": 8}
+    task = load_subset(str(inputs["subset"])).eval[0]
+
+    def trained(config):
+        model, tok = load_model(inputs["model"], "cpu")
+        engine = TTTEngine(model, tok, config.ttt)
+        result = engine.train(task, config.oracle_ttt())
+        assert result.ok, result.failure
+        weights = torch.cat([p.detach().flatten() for p in engine.model.parameters()])
+        return weights, result.tokens
+
+    default = sweep.variant_config(base, {}, "default")
+    default_weights, default_tokens = trained(default)
+    for name, changes in sweep.VARIANTS.items():
+        if name == "default":
+            continue
+        config = sweep.variant_config(base, changes, name)
+        if config.predict != default.predict:  # an answering setting: training untouched
+            assert config.oracle_ttt() == default.oracle_ttt() and config.ttt == default.ttt
+            queries = len(build_queries(task, 0, config.predict))
+            assert (
+                queries != len(build_queries(task, 0, default.predict))
+                or config.predict.scoring != default.predict.scoring
+            ), name
+            continue
+        weights, tokens = trained(config)
+        changed = weights.shape != default_weights.shape or not torch.equal(
+            weights, default_weights
+        )
+        assert changed, f"{name} trains exactly what the default trains"
+        if "ttt.tokens_per_epoch" in changes:
+            assert tokens != default_tokens
+
+
+def test_sweep_scores_each_variant_once_and_resumes(run_script, tmp_path):
+    inputs = learnable_run_inputs(tmp_path)
+    out = tmp_path / "sweep"
+    args = ("--model", str(inputs["model"]), "--subset", str(inputs["subset"]))
+    args += ("--config", str(inputs["config"]), "--out", str(out))
+    args += ("--variants", "icl", "default", "no augmentation")
+    result = run_script("sweep_ttt.py", *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = (out / "sweep.jsonl").read_text().splitlines()
+    assert sorted(json.loads(x)["variant"] for x in lines) == ["default", "icl", "no augmentation"]
+    text = (out / "sweep.md").read_text()
+    for name in ("icl", "default", "no augmentation"):
+        assert f"| {name} | all | " in text
+    again = run_script("sweep_ttt.py", *args)  # finished: nothing runs again
+    assert again.returncode == 0 and (out / "sweep.jsonl").read_text().splitlines() == lines

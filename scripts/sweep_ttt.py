@@ -1,0 +1,160 @@
+"""Which test-time training recipe helps: the oracle row under one changed setting per variant.
+
+Every variant starts from --config and changes the settings it names (dotted, as the
+``arc-seal run`` flags: ``oracle_learning_rate``, ``ttt.method``, ``predict.views``...); each
+task is trained on and answered under each variant, beside the bare model (``icl``) and the
+trivial answer. Results go to OUT/sweep.jsonl as each (variant, task) finishes, so a second
+call with the same --out finishes an interrupted sweep; the table (per family for synthetic
+tasks) is printed and written to OUT/sweep.md.
+
+    python scripts/sweep_ttt.py --synthetic 1 --out runs/sweep-sanity
+    python scripts/sweep_ttt.py --subset simplified --out runs/sweep-simplified
+    python scripts/sweep_ttt.py --subset arc-agi-1-eval-100 --limit 25 --variants default full
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from arc_seal import config as cfg
+from arc_seal.benchmark import TaskScore, family, sanity_tasks, score_tasks, summary
+from arc_seal.cli import run_cli
+from arc_seal.data import load_subset
+from arc_seal.errors import ConfigError
+from arc_seal.models import DEFAULT_MODEL, load_model
+from arc_seal.ttt import TTTEngine
+
+D8_VIEWS = ["identity", "rot90", "rot180", "rot270", "flip_ud", "flip_lr", "transpose"]
+# name -> the settings it changes from the config (the ``icl`` row is the bare model).
+VARIANTS: dict[str, dict] = {
+    "default": {},
+    "lr 3e-4": {"oracle_learning_rate": 3e-4},
+    "lr 3e-3": {"oracle_learning_rate": 3e-3},
+    "full, lr 1e-4": {"ttt.method": "full", "oracle_learning_rate": 1e-4},
+    "full, lr 3e-5": {"ttt.method": "full", "oracle_learning_rate": 3e-5},
+    "lora r 128": {"ttt.lora_r": 128, "ttt.lora_alpha": 128},
+    "tokens x1/3": {"ttt.tokens_per_epoch": 4096},
+    "tokens x2": {"ttt.tokens_per_epoch": 24576},
+    "no augmentation": {"oracle_families": []},
+    "basic only": {"oracle_families": ["basic"]},
+    "no demo loss": {"ttt.demo_outputs": False},
+    "views D8": {"predict.views": D8_VIEWS},
+    "poe": {"predict.scoring": "poe"},
+}
+
+
+def variant_config(base: dict, changes: dict, where: str) -> cfg.RunConfig:
+    values = json.loads(json.dumps(base))  # a deep copy of plain YAML values
+    for dotted, value in changes.items():
+        cfg.set_value(values, dotted, value)
+    return cfg.from_dict(values, where)
+
+
+def load_done(path: Path) -> list[tuple[str, TaskScore]]:
+    """(variant, score) for every finished line; a line cut off by a crash is dropped."""
+    done = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                raw = json.loads(line)
+                done.append((raw.pop("variant"), TaskScore(**raw)))
+            except (ValueError, TypeError, KeyError):
+                continue
+    return done
+
+
+def table_markdown(title: str, rows: dict[str, dict[str, dict]], variants: list[str]) -> str:
+    """One line per (row, group): solved, cell accuracy beside the trivial answer, s / task."""
+    lines = [
+        f"# {title}",
+        "",
+        "| variant | group | solved | cell accuracy | trivial answer | shape accuracy "
+        "| s / task | failed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in variants:
+        for g, r in rows.get(name, {}).items():
+            lines.append(
+                f"| {name} | {g} | {r['solved']} / {r['tasks']} | {r['cell_accuracy']:.3f} "
+                f"| {r['trivial_cell_accuracy']:.3f} | {r['shape_accuracy']:.3f} "
+                f"| {r['seconds_per_task']:.1f} | {r['failed']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", default="default", help="shipped config name or YAML file")
+    parser.add_argument("--model", help="HF model id or local directory; unset: embedded model")
+    parser.add_argument("--subset", help="subset whose eval tasks are scored")
+    parser.add_argument("--synthetic", type=int, help="fresh synthetic tasks per family")
+    parser.add_argument("--max-side", type=int, default=8, help="--synthetic grids' largest side")
+    parser.add_argument("--limit", type=int, help="score only the first N tasks")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=["icl", *VARIANTS],
+        choices=["icl", *VARIANTS],
+        metavar="NAME",
+        help=f"rows to run (default all): icl, {', '.join(VARIANTS)}",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="folder for sweep.jsonl and .md")
+    args = parser.parse_args()
+    if (args.subset is None) == (args.synthetic is None):
+        raise ConfigError("give exactly one of --subset and --synthetic")
+    if args.synthetic is not None:
+        tasks = sanity_tasks(args.synthetic, max_side=args.max_side)
+        title = f"{args.synthetic} fresh synthetic tasks per family (grids up to {args.max_side})"
+    else:
+        tasks, title = load_subset(args.subset).eval, f"subset {args.subset}"
+    tasks = tasks[: args.limit] if args.limit else tasks
+    base = cfg.load_yaml(cfg.config_path(args.config))
+    if args.model:
+        base["model"] = args.model
+    configs = {
+        name: variant_config(base, VARIANTS.get(name, {}), f"variant {name!r}")
+        for name in args.variants
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    store = args.out / "sweep.jsonl"
+    done = load_done(store)
+    finished = {(name, s.task_id) for name, s in done}
+    threads = os.environ.get("OMP_NUM_THREADS", "all")
+    for name, config in configs.items():
+        todo = [t for t in tasks if (name, t.id) not in finished]
+        if not todo:
+            continue
+        print(f"{name}: {len(todo)} tasks")
+        model, tokenizer = load_model(
+            config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
+        )
+        engine = TTTEngine(model, tokenizer, config.ttt)
+        row = "icl" if name == "icl" else "oracle"
+        for task in todo:  # one at a time, so each is stored as it finishes
+            [result] = score_tasks(engine, [task], config, (row,))
+            with open(store, "a") as f:
+                f.write(json.dumps({"variant": name, **asdict(result)}) + "\n")
+            done.append((name, result))
+    wanted = {t.id for t in tasks}
+    rows: dict[str, dict[str, dict]] = {}
+    for name in args.variants:
+        scores = [s for n, s in done if n == name and s.task_id in wanted]
+        rows[name] = summary(scores)["icl" if name == "icl" else "oracle"]
+        if args.synthetic is not None:
+            rows[name] |= summary(scores, lambda s: family(s.task_id)).get(
+                "icl" if name == "icl" else "oracle", {}
+            )
+    text = table_markdown(f"{title}, {len(tasks)} tasks ({threads} threads)", rows, args.variants)
+    (args.out / "sweep.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
