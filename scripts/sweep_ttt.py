@@ -21,7 +21,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from arc_seal import config as cfg
-from arc_seal.benchmark import TaskScore, family, sanity_tasks, score_tasks, summary
+from arc_seal.benchmark import (
+    TaskScore,
+    family,
+    sanity_tasks,
+    score_tasks,
+    summary,
+    summary_markdown,
+)
 from arc_seal.cli import run_cli
 from arc_seal.data import load_subset
 from arc_seal.errors import ConfigError
@@ -65,25 +72,6 @@ def load_done(path: Path) -> list[tuple[str, TaskScore]]:
             except (ValueError, TypeError, KeyError):
                 continue
     return done
-
-
-def table_markdown(title: str, rows: dict[str, dict[str, dict]], variants: list[str]) -> str:
-    """One line per (row, group): solved, cell accuracy beside the trivial answer, s / task."""
-    lines = [
-        f"# {title}",
-        "",
-        "| variant | group | solved | cell accuracy | trivial answer | shape accuracy "
-        "| s / task | failed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for name in variants:
-        for g, r in rows.get(name, {}).items():
-            lines.append(
-                f"| {name} | {g} | {r['solved']} / {r['tasks']} | {r['cell_accuracy']:.3f} "
-                f"| {r['trivial_cell_accuracy']:.3f} | {r['shape_accuracy']:.3f} "
-                f"| {r['seconds_per_task']:.1f} | {r['failed']} |"
-            )
-    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
@@ -150,7 +138,7 @@ def main() -> int:
             rows[name] |= summary(scores, lambda s: family(s.task_id)).get(
                 "icl" if name == "icl" else "oracle", {}
             )
-    text = table_markdown(f"{title}, {len(tasks)} tasks ({threads} threads)", rows, args.variants)
+    text = summary_markdown(f"{title}, {len(tasks)} tasks ({threads} threads)", rows)
     (args.out / "sweep.md").write_text(text)
     print(text)
     return 0

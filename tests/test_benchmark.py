@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from tiny import learnable_run_inputs
+from tiny import challenges_subset, learnable_run_inputs
 
 from arc_seal.benchmark import held_out_loss, sanity_tasks
 from arc_seal.cli import main
@@ -82,20 +82,7 @@ def test_evaluate_command_writes_per_family_scores(tmp_path, capsys):
 
 def test_evaluate_answers_tasks_without_known_outputs_and_reports_them_not_scored(tmp_path, capsys):
     inputs = learnable_run_inputs(tmp_path)
-    challenges = {}
-    for f in sorted((tmp_path / "tasks").glob("*.json")):
-        task = json.loads(f.read_text())
-        for e in task["test"]:
-            del e["output"]
-        challenges[f.stem] = task
-    (tmp_path / "kaggle").mkdir()
-    (tmp_path / "kaggle" / "test_challenges.json").write_text(json.dumps(challenges))
-    subset = tmp_path / "predict.json"
-    subset.write_text(
-        json.dumps(
-            {"dataset": "kaggle/test_challenges.json", "train": [], "eval": sorted(challenges)}
-        )
-    )
+    subset = challenges_subset(tmp_path)
     out = tmp_path / "bench"
     argv = ["evaluate", "--subset", str(subset), "--model", str(inputs["model"])]
     argv += ["--config", str(inputs["config"]), "--rows", "icl", "--loss", "--out", str(out)]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import transformers
-from tiny import learnable_run_inputs
+from tiny import challenges_subset, learnable_run_inputs
 from wandb_history import history
 
 from arc_seal.cli import main
@@ -339,19 +339,8 @@ def test_a_run_whose_rows_all_fail_shows_it_and_exits_non_zero(tmp_path, capsys)
 
 def test_prediction_only_run_on_a_challenges_file_without_solutions(tmp_path, capsys):
     inputs = learnable_run_inputs(tmp_path)
-    challenges = {}
-    for f in sorted((tmp_path / "tasks").glob("*.json")):
-        task = json.loads(f.read_text())
-        for e in task["test"]:
-            del e["output"]
-        challenges[f.stem] = task
-    (tmp_path / "kaggle").mkdir()
-    (tmp_path / "kaggle" / "test_challenges.json").write_text(json.dumps(challenges))
-    subset = tmp_path / "predict.json"
-    ids = sorted(challenges)
-    subset.write_text(
-        json.dumps({"dataset": "kaggle/test_challenges.json", "train": [], "eval": ids})
-    )
+    subset = challenges_subset(tmp_path)
+    ids = json.loads(subset.read_text())["eval"]
     out = tmp_path / "run"
     code, stdout, _ = _run(
         capsys,

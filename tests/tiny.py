@@ -67,6 +67,23 @@ def learnable_run_inputs(root: Path) -> dict[str, Path]:
     return {"subset": subset, "model": model_dir, "config": config}
 
 
+def challenges_subset(root: Path) -> Path:
+    """The tasks of ``learnable_run_inputs`` as a Kaggle challenges file without solutions,
+    and a subset file that scores them all: answers without known outputs."""
+    challenges = {}
+    for f in sorted((root / "tasks").glob("*.json")):
+        task = json.loads(f.read_text())
+        for e in task["test"]:
+            del e["output"]
+        challenges[f.stem] = task
+    (root / "kaggle").mkdir()
+    (root / "kaggle" / "test_challenges.json").write_text(json.dumps(challenges))
+    subset = root / "predict.json"
+    spec = {"dataset": "kaggle/test_challenges.json", "train": [], "eval": sorted(challenges)}
+    subset.write_text(json.dumps(spec))
+    return subset
+
+
 TINY_RUN_CONFIG = """
 learning_rates: [0.01]
 epoch_options: [10]
