@@ -47,12 +47,14 @@ def test_damaged_lines_are_reported_set_aside_and_their_jobs_redone(tmp_path, ca
     lines = (tmp_path / "records.jsonl").read_text().splitlines()
     lines[1] = lines[1].replace('"task_id"', '"task_id', 1)  # broken JSON in the middle
     lines.insert(2, json.dumps({"iteration": 0, "task_id": "x", "sample": 0, "nonsense": 1}))
+    lines.insert(3, "[" * 100_000 + "]" * 100_000)  # too deep for the JSON parser
     (tmp_path / "records.jsonl").write_text("\n".join(lines) + "\n")
     resumed = Records(tmp_path)
     assert sorted(k[2] for k in resumed.done) == ["a", "c"]  # b will run again
     assert "records.jsonl line 2 is damaged" in caplog.text
     assert "records.jsonl line 3 is damaged" in caplog.text
-    assert len((tmp_path / REJECTED).read_text().splitlines()) == 2
+    assert "records.jsonl line 4 is damaged (nested too deeply)" in caplog.text
+    assert len((tmp_path / REJECTED).read_text().splitlines()) == 3
     resumed.add(_rec("icl", "b", 0))
     assert sorted(k[2] for k in Records(tmp_path).done) == ["a", "b", "c"]
 
