@@ -36,8 +36,11 @@ from arc_seal.models import DEFAULT_MODEL, load_model
 from arc_seal.ttt import TTTEngine
 
 D8_VIEWS = ["identity", "rot90", "rot180", "rot270", "flip_ud", "flip_lr", "transpose"]
-# name -> the settings it changes from the config (the ``icl`` row is the bare model).
+# name -> the settings it changes from the config; a name starting with ``icl`` is a row of the
+# bare model (no TTT), the others the oracle row.
 VARIANTS: dict[str, dict] = {
+    "icl": {},
+    "icl, views D8": {"predict.views": D8_VIEWS},
     "default": {},
     "lr 3e-4": {"oracle_learning_rate": 3e-4},
     "lr 3e-3": {"oracle_learning_rate": 3e-3},
@@ -52,6 +55,10 @@ VARIANTS: dict[str, dict] = {
     "views D8": {"predict.views": D8_VIEWS},
     "poe": {"predict.scoring": "poe"},
 }
+
+
+def row_of(name: str) -> str:
+    return "icl" if name.startswith("icl") else "oracle"
 
 
 def variant_config(base: dict, changes: dict, where: str) -> cfg.RunConfig:
@@ -87,10 +94,10 @@ def main() -> int:
     parser.add_argument(
         "--variants",
         nargs="+",
-        default=["icl", *VARIANTS],
-        choices=["icl", *VARIANTS],
+        default=list(VARIANTS),
+        choices=list(VARIANTS),
         metavar="NAME",
-        help=f"rows to run (default all): icl, {', '.join(VARIANTS)}",
+        help=f"rows to run (default all): {', '.join(VARIANTS)}",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for sweep.jsonl and .md")
     args = parser.parse_args()
@@ -106,8 +113,7 @@ def main() -> int:
     if args.model:
         base["model"] = args.model
     configs = {
-        name: variant_config(base, VARIANTS.get(name, {}), f"variant {name!r}")
-        for name in args.variants
+        name: variant_config(base, VARIANTS[name], f"variant {name!r}") for name in args.variants
     }
     args.out.mkdir(parents=True, exist_ok=True)
     store = args.out / "sweep.jsonl"
@@ -123,7 +129,7 @@ def main() -> int:
             config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
         )
         engine = TTTEngine(model, tokenizer, config.ttt)
-        row = "icl" if name == "icl" else "oracle"
+        row = row_of(name)
         for task in todo:  # one at a time, so each is stored as it finishes
             [result] = score_tasks(engine, [task], config, (row,))
             with open(store, "a") as f:
@@ -133,11 +139,9 @@ def main() -> int:
     rows: dict[str, dict[str, dict]] = {}
     for name in args.variants:
         scores = [s for n, s in done if n == name and s.task_id in wanted]
-        rows[name] = summary(scores)["icl" if name == "icl" else "oracle"]
+        rows[name] = summary(scores)[row_of(name)]
         if args.synthetic is not None:
-            rows[name] |= summary(scores, lambda s: family(s.task_id)).get(
-                "icl" if name == "icl" else "oracle", {}
-            )
+            rows[name] |= summary(scores, lambda s: family(s.task_id)).get(row_of(name), {})
     text = summary_markdown(f"{title}, {len(tasks)} tasks ({threads} threads)", rows)
     (args.out / "sweep.md").write_text(text)
     print(text)
