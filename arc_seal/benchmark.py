@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from arc_seal.config import RunConfig
 from arc_seal.encoding import IGNORE, TaskEncoder
-from arc_seal.grid import Task
+from arc_seal.grid import Task, known_outputs
 from arc_seal.predict import predict, score, trivial_cell_accuracy
 from arc_seal.synthetic import RULES, generate_tasks
 from arc_seal.training import collate
@@ -63,7 +63,7 @@ def score_tasks(
     training with the config's oracle settings."""
     out = []
     for task in tqdm(tasks, desc="benchmark", unit="task"):
-        known = all(e.output is not None for e in task.test)
+        known = known_outputs(task)
         for row in rows:
             start = time.perf_counter()
             failure, steps, tokens, attempts = None, 0, 0, None

@@ -49,6 +49,12 @@ class Task:
         return {"train": [example(e) for e in self.train], "test": [example(e) for e in self.test]}
 
 
+def known_outputs(task: Task) -> bool:
+    """Whether every test output is known: a task from a challenges file is answered, not
+    scored."""
+    return all(e.output is not None for e in task.test)
+
+
 def grid_key(grid: Grid) -> bytes:
     """A hashable key for a grid's shape and cells: equal keys, equal grids."""
     return np.array(grid.shape, dtype=np.int8).tobytes() + np.ascontiguousarray(grid).tobytes()

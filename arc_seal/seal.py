@@ -33,7 +33,7 @@ from arc_seal.data import Subset, load_subset
 from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
 from arc_seal.evaluate import row_summary, voted_attempts
-from arc_seal.grid import Task
+from arc_seal.grid import Task, known_outputs
 from arc_seal.models import DEFAULT_MODEL, load_model
 from arc_seal.predict import predict, score
 from arc_seal.records import JobRecord, PolicyUpdate, Records, TTTStats, shard_name
@@ -53,10 +53,6 @@ JOB_ERRORS = (torch.OutOfMemoryError, FloatingPointError)
 def job_seed(config: RunConfig, *key) -> int:
     """A seed per job, so a resumed job samples and trains exactly as it would have."""
     return zlib.crc32("/".join(map(str, (config.seed, *key))).encode()) & 0x7FFFFFFF
-
-
-def known_outputs(task: Task) -> bool:
-    return all(e.output is not None for e in task.test)
 
 
 def answer(task: Task, engine: TTTEngine, config: RunConfig) -> dict:
