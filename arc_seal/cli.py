@@ -365,6 +365,7 @@ def curate(argv: Sequence[str] | None = None) -> int:
     from arc_seal.data import load_subset
     from arc_seal.models import DEFAULT_MODEL, load_model
     from arc_seal.predict import predict, score
+    from arc_seal.self_edit import SelfEditSpace
     from arc_seal.ttt import TTTEngine
 
     parser = argparse.ArgumentParser(
@@ -428,7 +429,8 @@ def curate(argv: Sequence[str] | None = None) -> int:
     if args.limit:
         picked = np.random.default_rng(args.seed).permutation(len(tasks))[: args.limit]
         tasks = [tasks[i] for i in sorted(picked.tolist())]
-    configs = configurations(config.space(), args.size, args.seed)
+    space = SelfEditSpace(config.learning_rates, config.epoch_options)
+    configs = configurations(space, args.size, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_model(
         config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code

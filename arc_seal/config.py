@@ -1,9 +1,11 @@
-"""The run configuration: one dataclass, read from YAML, overridden from the command line.
+"""Every setting of a run: one dataclass, read from YAML, overridden from the command line.
 
 Each field's documentation is its ``--flag`` help. The nested sections ``ttt``, ``predict``
 and ``sft`` take the fields of ``TTTConfig``, ``PredictConfig`` and ``SFTConfig`` and are set
 from the command line with dotted flags (``--ttt.max-steps 64``); list fields take several
 values (``--learning-rates 0.001 0.01``). Every value is checked when the run starts.
+Settings sit at the bottom of the package: reading and checking a YAML file imports neither
+torch nor transformers, so it is quick and safe wherever the file comes from.
 """
 
 from __future__ import annotations
@@ -19,13 +21,10 @@ from typing import Any
 
 import yaml
 
-from arc_seal.augment import FAMILIES
+from arc_seal.augment import D8, FAMILIES
 from arc_seal.errors import ConfigError
 from arc_seal.options import check, hints, setting, split_optional
-from arc_seal.predict import PredictConfig
-from arc_seal.rest_em import SFTConfig
-from arc_seal.self_edit import PROMPTS, SelfEditSpace
-from arc_seal.ttt import ORACLE, TTTConfig
+from arc_seal.ttt_data import PERMUTED_COPIES
 
 DECODINGS = ("schema", "free")
 REWARDS = ("binary", "best_of_n")
@@ -35,6 +34,162 @@ CONFIG = "config.yaml"
 CONFIG_DIGEST = "config.sha256"
 # Settings a resumed run may change: they alter how a run is watched, not what it computes.
 RESUMABLE = ("wandb",)
+PROMPTS = ("arc-seal", "reference")
+# The reference's self-edit options (its schema's learning rates and epochs).
+REFERENCE_LEARNING_RATES = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3)
+REFERENCE_EPOCHS = (1, 2, 3, 5)
+
+
+STRATEGIES = ("output_tokens", "all_tokens")
+
+
+@dataclass(frozen=True)
+class TTTConfig:
+    """How to adapt to one task. Defaults are the reference's where it has one."""
+
+    method: str = setting(
+        "lora",
+        "train a LoRA adapter, or every weight (full; for models so small that LoRA saves nothing)",
+        choices=("lora", "full"),
+    )
+    families: tuple[str, ...] = setting(
+        FAMILIES, "augmentation families applied to the leave-out data", choices=FAMILIES
+    )
+    permuted_copies: str = setting(
+        "base",
+        "recoloured / reordered copies: one each per leave-out task when a family is on (base), "
+        "or one combined copy of every task, augmented ones included, always (all: the "
+        "reference)",
+        choices=PERMUTED_COPIES,
+    )
+    strategy: str = setting(
+        "output_tokens",
+        "loss on the answer tokens only (output_tokens) or on every real token (all_tokens)",
+        choices=STRATEGIES,
+    )
+    demo_outputs: bool = setting(
+        False, "with output_tokens: also put loss on each in-context demonstration's output"
+    )
+    learning_rate: float = setting(1e-4, "peak learning rate of the cosine schedule", gt=0)
+    epochs: int = setting(2, "passes over the leave-out data (see tokens_per_epoch)", ge=1)
+    tokens_per_epoch: int | None = setting(
+        None,
+        "an epoch is this many trained tokens (cycling over the data as often as needed, "
+        "stopping at the batch that reaches it) instead of one pass; null: one pass",
+        ge=1,
+    )
+    batch_size: int = setting(2, "sequences per optimizer step", ge=1)
+    max_sequences: int = setting(
+        250, "cap on leave-out sequences after augmentation and de-duplication", ge=1
+    )
+    leave_out: int = setting(2, "build leave-1 .. leave-k tasks from the demonstrations", ge=1)
+    max_steps: int | None = setting(
+        375,
+        "a run needing more optimizer steps fails (the reference's cost rule); null: no cap",
+        ge=1,
+    )
+    max_length: int = setting(8192, "longer sequences are skipped and counted, never cut", ge=2)
+    warmup_fraction: float = setting(0.1, "share of the steps spent warming up", ge=0, lt=1)
+    warmup_steps: int | None = setting(
+        None, "warm-up steps (the reference: 11); null: warmup_fraction of the steps", ge=0
+    )
+    weight_decay: float = setting(0.0, "AdamW weight decay", ge=0)
+    grad_clip: float = setting(1.0, "gradient norm clipped to this", gt=0)
+    lora_r: int = setting(128, "rank of the LoRA adapter", ge=1)
+    lora_alpha: float = setting(16, "LoRA scale numerator (scale = alpha / r)", gt=0)
+    lora_dropout: float = setting(0.0, "dropout on the adapter's input", ge=0, lt=1)
+    lora_targets: tuple[str, ...] = setting(
+        ("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"),
+        "names of the linear layers that get an adapter",
+        nonempty=True,
+    )
+    seed: int = setting(0, "seed for the data order and augmentation draws", ge=0)
+
+    def __post_init__(self) -> None:
+        check(self)
+
+
+# The reference's oracle TTT configuration: every family, loss on outputs, lr 1e-4, 2 epochs.
+ORACLE = TTTConfig(families=FAMILIES, strategy="output_tokens", learning_rate=1e-4, epochs=2)
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """How many ways to ask, and how to decode."""
+
+    views: tuple[str, ...] = setting(
+        ("identity", "transpose", "flip_ud", "flip_lr", "rot90", "rot180"),
+        "invertible transforms the task is also shown through (D8 names)",
+        choices=tuple(t.name for t in D8),
+        nonempty=True,
+    )
+    orders: int = setting(2, "demonstration orders per context: as given, then random ones", ge=1)
+    all_demonstrations: bool = setting(True, "use all demonstrations as one context")
+    leave_one_out: bool = setting(
+        True, "use each leave-1 subset of the demonstrations as a context"
+    )
+    attempts: int = setting(2, "attempts kept per test input (pass@k)", ge=1)
+    per_view: int = setting(2, "candidates each view puts forward to the vote across views", ge=1)
+    batch_size: int = setting(16, "prompts decoded together", ge=1)
+    candidates: str = setting(
+        "greedy",
+        "answers per query: the greedy one, or every answer above `cutoff` (dfs; the compact "
+        "tokenizer's grid grammar only)",
+        choices=("greedy", "dfs"),
+    )
+    cutoff: float = setting(0.1, "dfs: keep answers at least this probable", gt=0, lt=1)
+    max_candidates: int = setting(8, "dfs: at most this many answers per query", ge=1)
+    max_expansions: int = setting(
+        4096, "dfs: at most this many answer prefixes fed to the model per query", ge=1
+    )
+    scoring: str = setting(
+        "vote",
+        "how attempts are chosen: a hierarchical vote over the queries' answers (vote), the "
+        "reference's vote (reference_vote: top 3 per view and over all, identity count breaks "
+        "ties, a majority grid fills a missing attempt), or each distinct answer's summed "
+        "log-likelihood over `scoring_views` views (poe)",
+        choices=("vote", "reference_vote", "poe"),
+    )
+    scoring_views: int = setting(
+        8, "poe: views (D8 transforms, recolourings, demonstration orders) per candidate", ge=1
+    )
+    max_new_tokens: int | None = setting(
+        None, "decoding budget per answer; null: enough for a 30x30 grid", ge=1
+    )
+    infer_shape: bool = setting(
+        True,
+        "fix the answer's shape when every demonstration maps input to output shape by one "
+        "rule (compact tokenizer only)",
+    )
+    seed: int = setting(0, "seed for the demonstration orders", ge=0)
+
+    def __post_init__(self) -> None:
+        check(self)
+        if not (self.all_demonstrations or self.leave_one_out):
+            raise ConfigError(
+                "all_demonstrations and leave_one_out are both false: no context to ask with"
+            )
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    """Supervised fine-tuning of the policy on rewarded self-edits (ReST-EM's M-step)."""
+
+    lora_r: int = setting(16, "rank of the adapter trained on the rewarded self-edits", ge=1)
+    lora_alpha: float = setting(16, "LoRA scale numerator (scale = alpha / r)", gt=0)
+    epochs: int = setting(8, "passes over the rewarded (prompt, self-edit) pairs", ge=1)
+    batch_size: int = setting(5, "pairs per optimizer step", ge=1)
+    learning_rate: float = setting(5e-5, "peak learning rate of the cosine schedule", gt=0)
+    warmup_fraction: float = setting(0.1, "share of the steps spent warming up", ge=0, lt=1)
+    grad_clip: float = setting(1.0, "gradient norm clipped to this", gt=0)
+    float32: bool = setting(
+        True,
+        "train and merge in float32 and keep the policy in float32 (the reference merges in "
+        "float32); false: in the model's dtype, where bfloat16 rounds small updates away",
+    )
+
+    def __post_init__(self) -> None:
+        check(self)
 
 
 @dataclass(frozen=True)
@@ -104,13 +259,13 @@ class RunConfig:
         "binary", "binary (pass@2 solve) or best_of_n (best dense score per task)", choices=REWARDS
     )
     learning_rates: tuple[float, ...] = setting(
-        SelfEditSpace().learning_rates,
+        REFERENCE_LEARNING_RATES,
         "schema decoding's learning-rate options",
         gt=0,
         nonempty=True,
     )
     epoch_options: tuple[int, ...] = setting(
-        SelfEditSpace().epochs, "schema decoding's epoch options", ge=1, nonempty=True
+        REFERENCE_EPOCHS, "schema decoding's epoch options", ge=1, nonempty=True
     )
     ttt: TTTConfig = setting(TTTConfig(), "TTT defaults a self-edit's choices are applied to")
     predict: PredictConfig = setting(PredictConfig(), "voted prediction settings")
@@ -144,9 +299,6 @@ class RunConfig:
             ),
             seed=seed,
         )
-
-    def space(self) -> SelfEditSpace:
-        return SelfEditSpace(tuple(self.learning_rates), tuple(self.epoch_options))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

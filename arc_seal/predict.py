@@ -29,72 +29,13 @@ from arc_seal.augment import (
     random_colour_permutation,
     transform_task,
 )
+from arc_seal.config import PredictConfig
 from arc_seal.decode import CACHE_ARG, GridGrammar, model_inputs, search
 from arc_seal.encoding import TaskEncoder
-from arc_seal.errors import ConfigError
 from arc_seal.formats import TextFormat, Unparseable
 from arc_seal.grid import MAX_SIDE, Example, Grid, Task, grid_key, grids_equal
-from arc_seal.options import check, setting
 
 VIEWS = {t.name: t for t in D8}
-
-
-@dataclass(frozen=True)
-class PredictConfig:
-    """How many ways to ask, and how to decode."""
-
-    views: tuple[str, ...] = setting(
-        ("identity", "transpose", "flip_ud", "flip_lr", "rot90", "rot180"),
-        "invertible transforms the task is also shown through (D8 names)",
-        choices=tuple(VIEWS),
-        nonempty=True,
-    )
-    orders: int = setting(2, "demonstration orders per context: as given, then random ones", ge=1)
-    all_demonstrations: bool = setting(True, "use all demonstrations as one context")
-    leave_one_out: bool = setting(
-        True, "use each leave-1 subset of the demonstrations as a context"
-    )
-    attempts: int = setting(2, "attempts kept per test input (pass@k)", ge=1)
-    per_view: int = setting(2, "candidates each view puts forward to the vote across views", ge=1)
-    batch_size: int = setting(16, "prompts decoded together", ge=1)
-    candidates: str = setting(
-        "greedy",
-        "answers per query: the greedy one, or every answer above `cutoff` (dfs; the compact "
-        "tokenizer's grid grammar only)",
-        choices=("greedy", "dfs"),
-    )
-    cutoff: float = setting(0.1, "dfs: keep answers at least this probable", gt=0, lt=1)
-    max_candidates: int = setting(8, "dfs: at most this many answers per query", ge=1)
-    max_expansions: int = setting(
-        4096, "dfs: at most this many answer prefixes fed to the model per query", ge=1
-    )
-    scoring: str = setting(
-        "vote",
-        "how attempts are chosen: a hierarchical vote over the queries' answers (vote), the "
-        "reference's vote (reference_vote: top 3 per view and over all, identity count breaks "
-        "ties, a majority grid fills a missing attempt), or each distinct answer's summed "
-        "log-likelihood over `scoring_views` views (poe)",
-        choices=("vote", "reference_vote", "poe"),
-    )
-    scoring_views: int = setting(
-        8, "poe: views (D8 transforms, recolourings, demonstration orders) per candidate", ge=1
-    )
-    max_new_tokens: int | None = setting(
-        None, "decoding budget per answer; null: enough for a 30x30 grid", ge=1
-    )
-    infer_shape: bool = setting(
-        True,
-        "fix the answer's shape when every demonstration maps input to output shape by one "
-        "rule (compact tokenizer only)",
-    )
-    seed: int = setting(0, "seed for the demonstration orders", ge=0)
-
-    def __post_init__(self) -> None:
-        check(self)
-        if not (self.all_demonstrations or self.leave_one_out):
-            raise ConfigError(
-                "all_demonstrations and leave_one_out are both false: no context to ask with"
-            )
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +17,9 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import PreTrainedModel
 
+from arc_seal.config import SFTConfig
 from arc_seal.encoding import IGNORE, Encoded, TaskEncoder
 from arc_seal.grid import Task
-from arc_seal.options import check, setting
 from arc_seal.records import JobRecord
 from arc_seal.self_edit import prompt_ids
 from arc_seal.training import (
@@ -29,27 +28,6 @@ from arc_seal.training import (
     length_grouped_batches,
     optimizer_step,
 )
-
-
-@dataclass(frozen=True)
-class SFTConfig:
-    """Supervised fine-tuning of the policy on rewarded self-edits (ReST-EM's M-step)."""
-
-    lora_r: int = setting(16, "rank of the adapter trained on the rewarded self-edits", ge=1)
-    lora_alpha: float = setting(16, "LoRA scale numerator (scale = alpha / r)", gt=0)
-    epochs: int = setting(8, "passes over the rewarded (prompt, self-edit) pairs", ge=1)
-    batch_size: int = setting(5, "pairs per optimizer step", ge=1)
-    learning_rate: float = setting(5e-5, "peak learning rate of the cosine schedule", gt=0)
-    warmup_fraction: float = setting(0.1, "share of the steps spent warming up", ge=0, lt=1)
-    grad_clip: float = setting(1.0, "gradient norm clipped to this", gt=0)
-    float32: bool = setting(
-        True,
-        "train and merge in float32 and keep the policy in float32 (the reference merges in "
-        "float32); false: in the model's dtype, where bfloat16 rounds small updates away",
-    )
-
-    def __post_init__(self) -> None:
-        check(self)
 
 
 def reinforced(records: list[JobRecord], rule: str, baselines: dict[str, float]) -> list[JobRecord]:

@@ -40,7 +40,13 @@ from arc_seal.records import JobRecord, PolicyUpdate, Records, TTTStats, shard_n
 from arc_seal.render import render_task
 from arc_seal.report import Tracker, results_markdown, submission
 from arc_seal.rest_em import reinforced, sft_policy
-from arc_seal.self_edit import InvalidSelfEdit, parse_self_edit, sample_free, sample_schema
+from arc_seal.self_edit import (
+    InvalidSelfEdit,
+    SelfEditSpace,
+    parse_self_edit,
+    sample_free,
+    sample_schema,
+)
 from arc_seal.ttt import TTTConfig, TTTEngine
 
 log = logging.getLogger(__name__)
@@ -104,7 +110,7 @@ def self_edit_job(engine: TTTEngine, task: Task, config: RunConfig, seed: int) -
                     engine.model,
                     engine.encoder,
                     task,
-                    config.space(),
+                    SelfEditSpace(config.learning_rates, config.epoch_options),
                     rng,
                     temperature,
                     config.self_edit_prompt,

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from arc_seal.augment import FAMILIES
+from arc_seal.config import PROMPTS, REFERENCE_EPOCHS, REFERENCE_LEARNING_RATES, TTTConfig
 from arc_seal.encoding import TaskEncoder
 from arc_seal.grid import Task
 from arc_seal.tokenizer import SELF_EDIT_MARKER
-from arc_seal.ttt import TTTConfig
 
 STRATEGIES = {
     "train_using_output_tokens": "output_tokens",
@@ -70,7 +70,6 @@ REFERENCE_INSTRUCTIONS = (
     '"use_chain_augmentations": ..., "use_repeat_augmentations": ...}, '
     '"training": {"strategy": ..., "learning_rate": ..., "num_train_epochs": ...}}'
 )
-PROMPTS = ("arc-seal", "reference")
 # Lines some chat templates (Llama 3.x) add to every system message; the reference has none.
 _DATE_LINE = re.compile(r"^(Cutting Knowledge Date|Today Date):.*\n", re.MULTILINE)
 
@@ -188,8 +187,8 @@ def parse_self_edit(text: str) -> SelfEdit:
 class SelfEditSpace:
     """The options schema decoding chooses from."""
 
-    learning_rates: tuple[float, ...] = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3)
-    epochs: tuple[int, ...] = (1, 2, 3, 5)
+    learning_rates: tuple[float, ...] = REFERENCE_LEARNING_RATES
+    epochs: tuple[int, ...] = REFERENCE_EPOCHS
 
     def pieces(self) -> list[str | list[str]]:
         """The canonical JSON as fixed text and choice points (lists of option texts)."""

@@ -22,85 +22,13 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from arc_seal.augment import FAMILIES
+from arc_seal.config import ORACLE, TTTConfig
 from arc_seal.encoding import IGNORE, Encoded, TaskEncoder
 from arc_seal.grid import Task
-from arc_seal.options import check, setting
 from arc_seal.training import collate, cosine_with_warmup, length_grouped_batches, optimizer_step
-from arc_seal.ttt_data import PERMUTED_COPIES, build_ttt_data
+from arc_seal.ttt_data import build_ttt_data
 
-STRATEGIES = ("output_tokens", "all_tokens")
 ENGINE_FIELDS = ("method", "lora_r", "lora_alpha", "lora_dropout", "lora_targets")
-
-
-@dataclass(frozen=True)
-class TTTConfig:
-    """How to adapt to one task. Defaults are the reference's where it has one."""
-
-    method: str = setting(
-        "lora",
-        "train a LoRA adapter, or every weight (full; for models so small that LoRA saves nothing)",
-        choices=("lora", "full"),
-    )
-    families: tuple[str, ...] = setting(
-        FAMILIES, "augmentation families applied to the leave-out data", choices=FAMILIES
-    )
-    permuted_copies: str = setting(
-        "base",
-        "recoloured / reordered copies: one each per leave-out task when a family is on (base), "
-        "or one combined copy of every task, augmented ones included, always (all: the "
-        "reference)",
-        choices=PERMUTED_COPIES,
-    )
-    strategy: str = setting(
-        "output_tokens",
-        "loss on the answer tokens only (output_tokens) or on every real token (all_tokens)",
-        choices=STRATEGIES,
-    )
-    demo_outputs: bool = setting(
-        False, "with output_tokens: also put loss on each in-context demonstration's output"
-    )
-    learning_rate: float = setting(1e-4, "peak learning rate of the cosine schedule", gt=0)
-    epochs: int = setting(2, "passes over the leave-out data (see tokens_per_epoch)", ge=1)
-    tokens_per_epoch: int | None = setting(
-        None,
-        "an epoch is this many trained tokens (cycling over the data as often as needed, "
-        "stopping at the batch that reaches it) instead of one pass; null: one pass",
-        ge=1,
-    )
-    batch_size: int = setting(2, "sequences per optimizer step", ge=1)
-    max_sequences: int = setting(
-        250, "cap on leave-out sequences after augmentation and de-duplication", ge=1
-    )
-    leave_out: int = setting(2, "build leave-1 .. leave-k tasks from the demonstrations", ge=1)
-    max_steps: int | None = setting(
-        375,
-        "a run needing more optimizer steps fails (the reference's cost rule); null: no cap",
-        ge=1,
-    )
-    max_length: int = setting(8192, "longer sequences are skipped and counted, never cut", ge=2)
-    warmup_fraction: float = setting(0.1, "share of the steps spent warming up", ge=0, lt=1)
-    warmup_steps: int | None = setting(
-        None, "warm-up steps (the reference: 11); null: warmup_fraction of the steps", ge=0
-    )
-    weight_decay: float = setting(0.0, "AdamW weight decay", ge=0)
-    grad_clip: float = setting(1.0, "gradient norm clipped to this", gt=0)
-    lora_r: int = setting(128, "rank of the LoRA adapter", ge=1)
-    lora_alpha: float = setting(16, "LoRA scale numerator (scale = alpha / r)", gt=0)
-    lora_dropout: float = setting(0.0, "dropout on the adapter's input", ge=0, lt=1)
-    lora_targets: tuple[str, ...] = setting(
-        ("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"),
-        "names of the linear layers that get an adapter",
-        nonempty=True,
-    )
-    seed: int = setting(0, "seed for the data order and augmentation draws", ge=0)
-
-    def __post_init__(self) -> None:
-        check(self)
-
-
-# The reference's oracle TTT configuration: every family, loss on outputs, lr 1e-4, 2 epochs.
-ORACLE = TTTConfig(families=FAMILIES, strategy="output_tokens", learning_rate=1e-4, epochs=2)
 
 
 @dataclass

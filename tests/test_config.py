@@ -1,6 +1,8 @@
 import argparse
 import dataclasses
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,13 @@ def test_shipped_configs_load_by_name(name):
 def test_every_top_level_field_is_documented():
     for f in dataclasses.fields(RunConfig):
         assert len(f.metadata.get("help", "")) > 10, f.name
+
+
+def test_reading_a_config_imports_neither_torch_nor_transformers():
+    code = (
+        "import sys; from arc_seal import config as cfg; "
+        "cfg.from_dict(cfg.load_yaml(cfg.config_path('llama-1b'))); "
+        "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
