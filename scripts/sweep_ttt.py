@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from arc_seal import config as cfg
+from arc_seal.augment import D8
 from arc_seal.benchmark import (
     TaskScore,
     family,
@@ -35,7 +36,7 @@ from arc_seal.errors import ConfigError
 from arc_seal.models import DEFAULT_MODEL, load_model
 from arc_seal.ttt import TTTEngine
 
-D8_VIEWS = ["identity", "rot90", "rot180", "rot270", "flip_ud", "flip_lr", "transpose"]
+D8_VIEWS = [t.name for t in D8]
 # name -> the settings it changes from the config; a name starting with ``icl`` is a row of the
 # bare model (no TTT), the others the oracle row.
 VARIANTS: dict[str, dict] = {
@@ -54,6 +55,14 @@ VARIANTS: dict[str, dict] = {
     "no demo loss": {"ttt.demo_outputs": False},
     "views D8": {"predict.views": D8_VIEWS},
     "poe": {"predict.scoring": "poe"},
+    # the prediction side that helps, with each training change that kept cell accuracy
+    "views D8, tokens x1/3": {"predict.views": D8_VIEWS, "ttt.tokens_per_epoch": 4096},
+    "views D8, lr 3e-4": {"predict.views": D8_VIEWS, "oracle_learning_rate": 3e-4},
+    "views D8, full, lr 3e-5": {
+        "predict.views": D8_VIEWS,
+        "ttt.method": "full",
+        "oracle_learning_rate": 3e-5,
+    },
 }
 
 
