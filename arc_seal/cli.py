@@ -19,6 +19,9 @@ from arc_seal.errors import USER_ERRORS, ConfigError
 USAGE_ERROR = 2
 FAILED_RUN = 1
 INTERRUPTED = 130  # the shell's status for a process ended by Ctrl-C (128 + SIGINT)
+# The setting flags `evaluate` and `curate` take (dotted-name prefixes): what trains and answers.
+EVALUATE_SETTINGS = ("ttt.", "predict.", "oracle_")
+CURATE_SETTINGS = ("ttt.", "predict.", "learning_rates", "epoch_options")
 
 
 def run_cli(main: Callable[[], int | None]) -> None:
@@ -225,9 +228,10 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     arc-seal evaluate --synthetic 10                           # sanity: fresh synthetic tasks
     arc-seal evaluate --subset simplified --model runs/ckpt --out runs/bench
 
-    Settings (TTT, oracle, prediction) come from --config, as for `arc-seal run`. The
-    benchmark's eval tasks are scored; with --synthetic, N fresh tasks of every synthetic family
-    the embedded model is pretrained on, reported per family.
+    Settings (TTT, oracle, prediction) come from --config, then the --ttt.*, --predict.* and
+    --oracle-* flags, as for `arc-seal run`. The benchmark's eval tasks are scored; with
+    --synthetic, N fresh tasks of every synthetic family the embedded model is pretrained on,
+    reported per family.
     """
     import json
     from dataclasses import asdict
@@ -273,12 +277,13 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
         "--loss", action="store_true", help="also report the held-out loss on the answers"
     )
     parser.add_argument("--out", type=Path, help="folder for benchmark.json and benchmark.md")
+    cfg.add_arguments(parser, EVALUATE_SETTINGS)
     args = parser.parse_args(argv)
     if (args.subset is None) == (args.synthetic is None):
         raise ConfigError("give exactly one of --subset and --synthetic")
     values = cfg.load_yaml(cfg.config_path(args.config))
     values |= {k: getattr(args, k) for k in ("model", "device") if getattr(args, k)}
-    config = cfg.from_dict(values, args.config)
+    config = cfg.resolve(args, values, args.config, EVALUATE_SETTINGS)
     if args.synthetic is not None:
         if args.synthetic < 1:
             raise ConfigError(f"--synthetic {args.synthetic}: expected at least 1")
@@ -349,7 +354,7 @@ def curate(argv: Sequence[str] | None = None) -> int:
     fresh synthetic tasks (a seed the sanity check and pretraining do not use), and the kept
     ones are written as task files to a folder NAME beside the subset file.
     """
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
     import numpy as np
 
@@ -399,6 +404,7 @@ def curate(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seeds the samples and the split")
     parser.add_argument("--out", type=Path, required=True, help="folder for grid.jsonl")
     parser.add_argument("--write", type=Path, help="subset file (default: tasks/NAME.json)")
+    cfg.add_arguments(parser, CURATE_SETTINGS)
     args = parser.parse_args(argv)
     if not 0 < args.eval_fraction < 1:
         raise ConfigError(f"--eval-fraction {args.eval_fraction}: expected between 0 and 1")
@@ -406,7 +412,7 @@ def curate(argv: Sequence[str] | None = None) -> int:
     values = cfg.load_yaml(cfg.config_path(args.config))
     if args.model:
         values["model"] = args.model
-    config = cfg.from_dict(values, args.config)
+    config = cfg.resolve(args, values, args.config, CURATE_SETTINGS)
     if args.synthetic:
         if not 3 <= args.max_side <= 30:
             raise ConfigError(f"--max-side {args.max_side}: expected 3 to 30")
@@ -445,7 +451,9 @@ def curate(argv: Sequence[str] | None = None) -> int:
         verdict = score(task, predict(engine.model, engine.encoder, task, config.predict))
         return {"solved": verdict.solved, "cell_accuracy": verdict.cell_accuracy}
 
-    solved = run_grid(tasks, configs, judge, args.out)
+    settings = {"model": config.model, "seed": config.seed}
+    settings |= {"ttt": asdict(config.ttt), "predict": asdict(config.predict)}
+    solved = run_grid(tasks, configs, judge, args.out, settings)
     spec = subset_spec(dataset, solved, configs, args.eval_fraction, args.seed)
     target = args.write or Path("tasks") / f"{args.name}.json"
     write_subset(target, spec, tasks if args.synthetic else None)

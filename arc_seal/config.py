@@ -381,10 +381,15 @@ def _parser_for(kind: Any):
     return parse
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--flag`` per field, nested ones dotted (``--ttt.max-steps``), each with its help."""
+def _picked(prefixes: tuple[str, ...]) -> list[tuple[str, dataclasses.Field, Any]]:
+    return [flag for flag in _flags() if flag[0].startswith(prefixes)]
+
+
+def add_arguments(parser: argparse.ArgumentParser, prefixes: tuple[str, ...] = ("",)) -> None:
+    """One ``--flag`` per field, nested ones dotted (``--ttt.max-steps``), each with its help;
+    only the fields whose dotted name starts with one of ``prefixes``."""
     groups = {"": parser}
-    for name, f, kind in _flags():
+    for name, f, kind in _picked(prefixes):
         section = name.rpartition(".")[0]
         if section not in groups:
             groups[section] = parser.add_argument_group(f"{section} settings")
@@ -414,12 +419,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def given_flags(args: argparse.Namespace) -> dict[str, Any]:
-    """Dotted field name -> value, for every flag given on the command line."""
+def given_flags(args: argparse.Namespace, prefixes: tuple[str, ...] = ("",)) -> dict[str, Any]:
+    """Dotted field name -> value, for every setting flag given on the command line."""
     given = vars(args)
     return {
         name: tuple(given[name]) if isinstance(given[name], list) else given[name]
-        for name, _, _ in _flags()
+        for name, _, _ in _picked(prefixes)
         if name in given
     }
 
@@ -434,10 +439,15 @@ def set_value(values: dict, dotted: str, value: Any) -> None:
     values[leaf] = value
 
 
-def resolve(args: argparse.Namespace, base: dict, where: str = "command line") -> RunConfig:
-    """YAML values, then any flag given on the command line."""
+def resolve(
+    args: argparse.Namespace,
+    base: dict,
+    where: str = "command line",
+    prefixes: tuple[str, ...] = ("",),
+) -> RunConfig:
+    """YAML values, then any setting flag given on the command line (those ``prefixes`` pick)."""
     values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
-    for name, value in given_flags(args).items():
+    for name, value in given_flags(args, prefixes).items():
         set_value(values, name, value)
     return from_dict(values, where)
 

@@ -4,7 +4,8 @@ training configuration solves, so that the reward can fire and a policy has some
 Every task of a pool (held out of the model's pretraining) is trained on and answered under
 every configuration of a grid — the self-edit space (augmentation families x loss x learning
 rate x epochs), or a seeded sample of it. Each (task, configuration) verdict is appended to
-``grid.jsonl`` as it completes, so an interrupted curation resumes. The tasks some
+``grid.jsonl`` as it completes (synced, like a run's records; a damaged line is set aside and
+its pair judged again), so an interrupted curation resumes. The tasks some
 configuration solves are split, seeded, into train and eval halves and written as a subset
 file that also carries the grid: which configurations solve which task. A run on that subset
 then shows two more rows, read from the grid: the best fixed configuration (the one that
@@ -27,6 +28,7 @@ from tqdm import tqdm
 from arc_seal.augment import FAMILIES
 from arc_seal.errors import ConfigError
 from arc_seal.grid import Task
+from arc_seal.records import append_line, read_lines
 from arc_seal.self_edit import STRATEGIES, SelfEdit, SelfEditSpace
 
 GRID = "grid.jsonl"
@@ -55,21 +57,16 @@ def run_grid(
     configs: list[SelfEdit],
     judge: Callable[[Task, SelfEdit], dict],
     out_dir: Path,
+    settings: dict | None = None,
 ) -> dict[str, list[bool]]:
     """``judge(task, config)`` (a dict with ``solved``) for every pair not yet in
-    ``out_dir/grid.jsonl``; each verdict appended as it completes. Returns task id -> solved
-    per configuration."""
+    ``out_dir/grid.jsonl``; each verdict appended as it completes. ``settings`` (the model, TTT
+    and prediction settings the judge applies) are part of each verdict's key, so a resumed
+    curation under other settings is refused. Returns task id -> solved per configuration."""
     path = Path(out_dir) / GRID
-    done: dict[tuple[str, int], dict] = {}
-    if path.exists():
-        raw = path.read_text()
-        lines = raw[: raw.rfind("\n") + 1].splitlines()  # a line cut off by a crash is redone
-        for line in lines:
-            row = json.loads(line)
-            done[(row["task"], row["config"])] = row
-        path.write_text("".join(line + "\n" for line in lines))
+    done = {(row["task"], row["config"]): row for row in read_lines(path, _grid_row)}
     keys = {t.id: _digest(t.to_json()) for t in tasks}
-    config_keys = [_digest(c.to_json()) for c in configs]
+    config_keys = [_digest({"self_edit": c.to_json(), **(settings or {})}) for c in configs]
     for (task_id, i), row in done.items():
         # a verdict is reused only for the very task and configuration it judged
         if (
@@ -79,19 +76,29 @@ def run_grid(
         ):
             raise ConfigError(
                 f"{path}: task {task_id!r} or configuration {i} differs from the one graded "
-                "there (another pool, --size or --seed?); curate into a new --out"
+                "there (another pool, --size, --seed or setting?); curate into a new --out"
             )
     todo = [(t, i) for t in tasks for i in range(len(configs)) if (t.id, i) not in done]
-    with open(path, "a") as f:
-        for task, i in tqdm(todo, desc="curation", unit="run"):
-            start = time.perf_counter()
-            verdict = judge(task, configs[i])
-            row = {"task": task.id, "config": i, "keys": [keys[task.id], config_keys[i]], **verdict}
-            row["seconds"] = round(time.perf_counter() - start, 2)
-            f.write(json.dumps(row) + "\n")
-            f.flush()
-            done[(task.id, i)] = row
+    for task, i in tqdm(todo, desc="curation", unit="run"):
+        start = time.perf_counter()
+        verdict = judge(task, configs[i])
+        row = {"task": task.id, "config": i, "keys": [keys[task.id], config_keys[i]], **verdict}
+        row["seconds"] = round(time.perf_counter() - start, 2)
+        append_line(path, json.dumps(row))
+        done[(task.id, i)] = row
     return {t.id: [bool(done[(t.id, i)]["solved"]) for i in range(len(configs))] for t in tasks}
+
+
+def _grid_row(line: str) -> dict:
+    row = json.loads(line)
+    if not (
+        isinstance(row, dict)
+        and isinstance(row.get("task"), str)
+        and isinstance(row.get("config"), int)
+        and "solved" in row
+    ):
+        raise ValueError("not a grid row (task, config, solved)")
+    return row
 
 
 def _digest(value: dict) -> str:

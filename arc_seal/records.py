@@ -20,11 +20,11 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from arc_seal.errors import ConfigError
 
@@ -38,6 +38,7 @@ LOCK = "run.lock"
 STOP_AFTER = "ARC_SEAL_STOP_AFTER_RECORDS"
 STOP_SIGNAL = "ARC_SEAL_STOP_SIGNAL"
 Key = tuple[str, int, str, int]
+T = TypeVar("T")
 
 
 @dataclass
@@ -147,6 +148,51 @@ def from_json(line: str) -> Record:
         raise ValueError(str(e)) from None
 
 
+def read_lines(path: Path, parse: Callable[[str], T], rejected: Path | None = None) -> list[T]:
+    """Every line of an append-only JSON-lines file, parsed (``parse`` raises ValueError on a
+    damaged line). A line cut off by a crash is cut away, so its work is redone; a damaged
+    line elsewhere is reported with its number and moved to ``rejected`` (default
+    ``NAME.rejected.jsonl``), never a traceback."""
+    if not path.exists():
+        return []
+    rejected = rejected or path.with_name(path.stem + ".rejected.jsonl")
+    raw = path.read_bytes()
+    complete = raw[: raw.rfind(b"\n") + 1]
+    if len(complete) != len(raw):
+        with open(path, "r+b") as f:
+            f.truncate(len(complete))
+    parsed, good, bad = [], [], []
+    for number, line in enumerate(complete.decode(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            parsed.append(parse(line))
+        except ValueError as e:
+            log.warning("%s line %d is damaged (%s): set aside, redone", path, number, e)
+            bad.append(line)
+            continue
+        good.append(line)
+    if bad:
+        with open(rejected, "a") as f:
+            f.write("".join(line + "\n" for line in bad))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(line + "\n" for line in good))
+        os.replace(tmp, path)
+    return parsed
+
+
+def append_line(path: Path, line: str) -> None:
+    """One line appended, flushed and synced before this returns; a failed write (a full disk,
+    say) names the file."""
+    try:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from None
+
+
 def shard_name(rank: int, world: int) -> str:
     """The file a rank appends its records to."""
     return RECORDS if world == 1 else f"records.rank-{rank}.jsonl"
@@ -174,31 +220,8 @@ class Records:
             self._load(path)
 
     def _load(self, path: Path) -> None:
-        raw = path.read_bytes()
-        complete = raw[: raw.rfind(b"\n") + 1]
-        if len(complete) != len(raw):  # a line cut off by a crash: drop it, redo its job
-            with open(path, "r+b") as f:
-                f.truncate(len(complete))
-        good, bad = [], []
-        for number, line in enumerate(complete.decode(errors="replace").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = from_json(line)
-            except ValueError as e:
-                log.warning(
-                    "%s line %d is damaged (%s): set aside, its job runs again", path, number, e
-                )
-                bad.append(line)
-                continue
+        for record in read_lines(path, from_json, path.with_name(REJECTED)):
             self.done.setdefault(record.key, record)
-            good.append(line)
-        if bad:
-            with open(path.with_name(REJECTED), "a") as f:
-                f.write("".join(line + "\n" for line in bad))
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text("".join(line + "\n" for line in good))
-            os.replace(tmp, path)
 
     def get(self, key: Key) -> Record | None:
         return self.done.get(key)
@@ -206,13 +229,7 @@ class Records:
     def add(self, record: Record) -> Record:
         if record.key in self.done:
             raise ValueError(f"job {record.key} is already recorded")
-        try:
-            with open(self.path, "a") as f:
-                f.write(to_json(record) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as e:  # a full disk, say: name the file the record was for
-            raise OSError(e.errno, e.strerror, str(self.path)) from None
+        append_line(self.path, to_json(record))
         self.done[record.key] = record
         self.added += 1
         if self.added == self.stop_after:

@@ -34,6 +34,7 @@ from arc_seal.cli import run_cli
 from arc_seal.data import load_subset
 from arc_seal.errors import ConfigError
 from arc_seal.models import DEFAULT_MODEL, load_model
+from arc_seal.records import append_line, read_lines
 from arc_seal.ttt import TTTEngine
 
 D8_VIEWS = [t.name for t in D8]
@@ -77,17 +78,13 @@ def variant_config(base: dict, changes: dict, where: str) -> cfg.RunConfig:
     return cfg.from_dict(values, where)
 
 
-def load_done(path: Path) -> list[tuple[str, TaskScore]]:
-    """(variant, score) for every finished line; a line cut off by a crash is dropped."""
-    done = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                raw = json.loads(line)
-                done.append((raw.pop("variant"), TaskScore(**raw)))
-            except (ValueError, TypeError, KeyError):
-                continue
-    return done
+def sweep_row(line: str) -> tuple[str, TaskScore]:
+    """(variant, score) from one line of sweep.jsonl."""
+    raw = json.loads(line)
+    try:
+        return raw.pop("variant"), TaskScore(**raw)
+    except (TypeError, KeyError, AttributeError) as e:
+        raise ValueError(f"not a sweep row ({e})") from None
 
 
 def main() -> int:
@@ -126,7 +123,7 @@ def main() -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     store = args.out / "sweep.jsonl"
-    done = load_done(store)
+    done = read_lines(store, sweep_row)
     finished = {(name, s.task_id) for name, s in done}
     threads = os.environ.get("OMP_NUM_THREADS", "all")
     for name, config in configs.items():
@@ -141,8 +138,7 @@ def main() -> int:
         row = row_of(name)
         for task in todo:  # one at a time, so each is stored as it finishes
             [result] = score_tasks(engine, [task], config, (row,))
-            with open(store, "a") as f:
-                f.write(json.dumps({"variant": name, **asdict(result)}) + "\n")
+            append_line(store, json.dumps({"variant": name, **asdict(result)}))
             done.append((name, result))
     wanted = {t.id for t in tasks}
     rows: dict[str, dict[str, dict]] = {}

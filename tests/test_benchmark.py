@@ -95,3 +95,19 @@ def test_evaluate_answers_tasks_without_known_outputs_and_reports_them_not_score
     for score in report["tasks"]:  # answered: attempts for each test input, no verdict
         assert score["solved"] is None and score["failure"] is None
         assert len(score["attempts"]) == 1 and 1 <= len(score["attempts"][0]) <= 2
+
+
+def test_evaluate_takes_the_ttt_predict_and_oracle_setting_flags(tmp_path, capsys):
+    inputs = learnable_run_inputs(tmp_path)
+    out = tmp_path / "bench"
+    argv = ["evaluate", "--synthetic", "1", "--limit", "1", "--max-side", "4", "--rows", "oracle"]
+    argv += ["--model", str(inputs["model"]), "--config", str(inputs["config"]), "--out", str(out)]
+    with pytest.raises(SystemExit) as done:
+        main([*argv, "--ttt.max-steps", "1", "--oracle-epochs", "3"])
+    assert done.value.code == 0
+    [score] = json.loads((out / "benchmark.json").read_text())["tasks"]
+    assert score["failure"].endswith("over the budget of 1")
+    with pytest.raises(SystemExit) as done:
+        main([*argv, "--predict.orders", "0"])
+    assert done.value.code == 2
+    assert "predict.orders" in capsys.readouterr().err

@@ -5,6 +5,7 @@ import pytest
 from tiny import learnable_run_inputs
 
 from arc_seal.benchmark import sanity_tasks
+from arc_seal.cli import main
 from arc_seal.curate import (
     GRID,
     configurations,
@@ -73,6 +74,26 @@ def test_curation_keeps_what_some_configuration_solves_and_resumes_after_an_inte
     assert len(calls) == len(first) + len(again)
 
 
+def test_a_damaged_grid_line_is_set_aside_and_its_pair_judged_again(tmp_path, caplog):
+    tasks, configs = _tasks(2), configurations(SPACE, size=2, seed=0)
+    run_grid(tasks, configs, lambda task, config: {"solved": True}, tmp_path)
+    lines = (tmp_path / GRID).read_text().splitlines()
+    damaged = [lines[0], "{not json", json.dumps({"task": "t0"}), *lines[2:]]
+    (tmp_path / GRID).write_text("".join(line + "\n" for line in damaged))
+    calls = []
+
+    def judge(task, config):
+        calls.append((task.id, configs.index(config)))
+        return {"solved": True}
+
+    assert run_grid(tasks, configs, judge, tmp_path) == {"t0": [True, True], "t1": [True, True]}
+    assert calls == [("t0", 1)]  # only the pair whose line was lost
+    assert "grid.jsonl line 2 is damaged" in caplog.text and "line 3 is damaged" in caplog.text
+    rejected = (tmp_path / "grid.rejected.jsonl").read_text().splitlines()
+    assert rejected == damaged[1:3]
+    assert len((tmp_path / GRID).read_text().splitlines()) == 4
+
+
 def test_a_grid_made_from_another_pool_is_not_reused(tmp_path):
     configs = configurations(SPACE, size=2, seed=0)
     run_grid(_tasks(2), configs, lambda task, config: {"solved": False}, tmp_path)
@@ -82,6 +103,8 @@ def test_a_grid_made_from_another_pool_is_not_reused(tmp_path):
         run_grid(renamed, configs, lambda task, config: {"solved": True}, tmp_path)
     with pytest.raises(ConfigError, match="differs"):
         run_grid(_tasks(2), configurations(SPACE, size=2, seed=1), lambda t, c: {}, tmp_path)
+    with pytest.raises(ConfigError, match="differs"):  # other TTT or prediction settings
+        run_grid(_tasks(2), configs, lambda t, c: {}, tmp_path, {"ttt": {"lora_r": 8}})
 
 
 def test_the_grid_gives_best_fixed_and_grid_oracle_rows(tmp_path):
@@ -163,3 +186,11 @@ def test_curate_command_draws_a_synthetic_pool(run_script, tmp_path):
     assert len(tried) == 2 and set(tried) <= names  # named by family, like the sanity tasks
     spec = json.loads(target.read_text())
     assert spec["dataset"] == "syn" and (tmp_path / "out" / "syn").is_dir()
+
+
+def test_curate_takes_the_ttt_and_predict_setting_flags(tmp_path, capsys):
+    argv = ["curate", "--name", "x", "--synthetic", "1", "--out", str(tmp_path)]
+    with pytest.raises(SystemExit) as done:
+        main([*argv, "--ttt.lora-r", "0"])
+    assert done.value.code == 2
+    assert "ttt.lora_r" in capsys.readouterr().err and not (tmp_path / GRID).exists()
