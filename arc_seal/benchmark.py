@@ -11,8 +11,6 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from contextlib import nullcontext
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -20,8 +18,10 @@ from tqdm import tqdm
 
 from arc_seal.config import RunConfig
 from arc_seal.encoding import IGNORE, TaskEncoder
-from arc_seal.grid import Task, known_outputs
-from arc_seal.predict import predict, score, trivial_cell_accuracy
+from arc_seal.evaluate import row_summary
+from arc_seal.grid import Task
+from arc_seal.jobs import run_job
+from arc_seal.records import JobRecord
 from arc_seal.synthetic import RULES, generate_tasks
 from arc_seal.training import collate
 from arc_seal.ttt import TTTEngine
@@ -32,65 +32,19 @@ BENCHMARK_ROWS = ("icl", "oracle")
 SANITY_SEED = 12345
 
 
-@dataclass
-class TaskScore:
-    """One task under one row. The scores are None when the task's test outputs are unknown
-    (a challenges file): it is answered (``attempts``) but not scored."""
-
-    task_id: str
-    row: str
-    solved: bool | None
-    cell_accuracy: float | None
-    shape_accuracy: float | None
-    trivial_cell_accuracy: float | None
-    truth_in_candidates: float | None
-    seconds: float
-    failure: str | None = None
-    ttt_steps: int = 0
-    ttt_tokens: int = 0
-    attempts: list | None = None
-    """Per test input, the attempts as nested lists of cells."""
-
-    @property
-    def scored(self) -> bool:
-        return self.solved is not None
-
-
 def score_tasks(
     engine: TTTEngine, tasks: list[Task], config: RunConfig, rows: tuple[str, ...]
-) -> list[TaskScore]:
-    """Each task under each row: ``icl`` answers with the bare model, ``oracle`` after test-time
-    training with the config's oracle settings."""
+) -> list[JobRecord]:
+    """Each task under each row, one job record each (stage: the row): ``icl`` answers with the
+    bare model, ``oracle`` after test-time training with the config's oracle settings."""
     out = []
     for task in tqdm(tasks, desc="benchmark", unit="task"):
-        known = known_outputs(task)
         for row in rows:
             start = time.perf_counter()
-            failure, steps, tokens, attempts = None, 0, 0, None
-            if row == "oracle":
-                result = engine.train(task, config.oracle_ttt())
-                failure, steps, tokens = result.failure, result.steps, result.tokens
-            scores: tuple = (None,) * 5  # solved, cells, shape, trivial, truth among candidates
-            if known:
-                trivial = float(
-                    np.mean([trivial_cell_accuracy(e.input, e.output) for e in task.test])
-                )
-                scores = (False, 0.0, 0.0, trivial, 0.0)
-            if failure is None:
-                with engine.base_model() if row == "icl" else nullcontext():
-                    predictions = predict(engine.model, engine.encoder, task, config.predict)
-                attempts = [[a.tolist() for a in p.attempts] for p in predictions]
-                if known:
-                    v = score(task, predictions)
-                    scores = (
-                        v.solved,
-                        v.cell_accuracy,
-                        v.shape_accuracy,
-                        v.trivial_cell_accuracy,
-                        v.truth_in_candidates,
-                    )
+            ttt = config.oracle_ttt() if row == "oracle" else None
+            fields = run_job(engine, task, ttt, config.predict)
             seconds = round(time.perf_counter() - start, 2)
-            out.append(TaskScore(task.id, row, *scores, seconds, failure, steps, tokens, attempts))
+            out.append(JobRecord(row, 0, task.id, 0, **fields, seconds=seconds))
     return out
 
 
@@ -157,31 +111,15 @@ def family(task_id: str) -> str:
 
 
 def summary(
-    scores: list[TaskScore], group: Callable[[TaskScore], str] = lambda s: "all"
+    records: list[JobRecord], group: Callable[[JobRecord], str] = lambda r: "all"
 ) -> dict[str, dict[str, dict]]:
-    """row -> group -> solved count over the scored tasks, mean cell and shape accuracy, mean
-    seconds, and how many tasks were answered without being scored (unknown outputs)."""
-    table: dict[str, dict[str, list[TaskScore]]] = defaultdict(lambda: defaultdict(list))
-    for s in scores:
-        table[s.row][group(s)].append(s)
-
-    def mean(items: list[TaskScore], name: str) -> float | None:
-        values = [getattr(s, name) for s in items if s.scored]
-        return float(np.mean(values)) if values else None
-
+    """row (the records' stage) -> group -> ``row_summary`` of the group's records."""
+    table: dict[str, dict[str, list[JobRecord]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        table[r.stage][group(r)].append(r)
     return {
         row: {
-            g: {
-                "solved": sum(bool(s.solved) for s in items),
-                "tasks": sum(s.scored for s in items),
-                "not_scored": sum(not s.scored for s in items),
-                "cell_accuracy": mean(items, "cell_accuracy"),
-                "trivial_cell_accuracy": mean(items, "trivial_cell_accuracy"),
-                "shape_accuracy": mean(items, "shape_accuracy"),
-                "truth_in_candidates": mean(items, "truth_in_candidates"),
-                "seconds_per_task": float(np.mean([s.seconds for s in items])),
-                "failed": sum(s.failure is not None for s in items),
-            }
+            g: row_summary(items, list(dict.fromkeys(r.task_id for r in items)))
             for g, items in groups.items()
         }
         for row, groups in table.items()
@@ -212,18 +150,15 @@ def summary_markdown(title: str, table: dict[str, dict[str, dict]]) -> str:
     ]
     for row, groups in table.items():
         for g, r in groups.items():
-            if not r["tasks"]:
+            if r["scored"]:
                 scores = (
-                    f"not scored ({r['not_scored']} tasks without known outputs) | - | - | - | -"
-                )
-            else:
-                scores = (
-                    f"{r['solved']} / {r['tasks']} ({100 * r['solved'] / r['tasks']:.0f}%)"
-                    + (f", {r['not_scored']} not scored" if r["not_scored"] else "")
-                    + f" | {r['truth_in_candidates']:.2f} | {r['cell_accuracy']:.3f} "
+                    f"{r['correct']} / {r['total']} ({100 * r['accuracy']:.0f}%)"
+                    f" | {r['truth_in_candidates']:.2f} | {r['cell_accuracy']:.3f} "
                     f"| {r['trivial_cell_accuracy']:.3f} | {r['shape_accuracy']:.3f}"
                 )
-            lines.append(
-                f"| {row} | {g} | {scores} | {r['seconds_per_task']:.1f} | {r['failed']} |"
-            )
+            elif r["failed"] == r["jobs"]:
+                scores = f"0 / {r['jobs']}, every job failed | - | - | - | -"
+            else:
+                scores = f"not scored ({r['jobs']} tasks without known outputs) | - | - | - | -"
+            lines.append(f"| {row} | {g} | {scores} | {r['seconds_per_job']:.1f} | {r['failed']} |")
     return "\n".join(lines) + "\n"

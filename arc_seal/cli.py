@@ -368,8 +368,8 @@ def curate(argv: Sequence[str] | None = None) -> int:
         write_subset,
     )
     from arc_seal.data import load_subset
+    from arc_seal.jobs import run_job
     from arc_seal.models import DEFAULT_MODEL, load_model
-    from arc_seal.predict import predict, score
     from arc_seal.self_edit import SelfEditSpace
     from arc_seal.ttt import TTTEngine
 
@@ -445,11 +445,11 @@ def curate(argv: Sequence[str] | None = None) -> int:
     print(f"{len(tasks)} tasks x {len(configs)} configurations")
 
     def judge(task, edit) -> dict:
-        result = engine.train(task, edit.ttt_config(replace(config.ttt, seed=config.seed)))
-        if not result.ok:
-            return {"solved": False, "cell_accuracy": 0.0, "failure": result.failure}
-        verdict = score(task, predict(engine.model, engine.encoder, task, config.predict))
-        return {"solved": verdict.solved, "cell_accuracy": verdict.cell_accuracy}
+        ttt = edit.ttt_config(replace(config.ttt, seed=config.seed))
+        job = run_job(engine, task, ttt, config.predict)
+        if job.get("failure"):
+            return {"solved": False, "cell_accuracy": 0.0, "failure": job["failure"]}
+        return {"solved": job["solved"], "cell_accuracy": job["cell_accuracy"]}
 
     settings = {"model": config.model, "seed": config.seed}
     settings |= {"ttt": asdict(config.ttt), "predict": asdict(config.predict)}

@@ -133,6 +133,11 @@ def from_json(line: str) -> Record:
         raw = json.loads(line)
     except RecursionError:
         raise ValueError("nested too deeply") from None
+    return from_dict(raw)
+
+
+def from_dict(raw: Any) -> Record:
+    """A record from its parsed JSON; ``ValueError`` (with the reason) for anything malformed."""
     if not isinstance(raw, dict):
         raise ValueError("not a JSON object")
     cls = PolicyUpdate if raw.get("stage") == "sft" else JobRecord

@@ -34,9 +34,9 @@ from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
 from arc_seal.evaluate import row_summary, voted_attempts
 from arc_seal.grid import Task, known_outputs
+from arc_seal.jobs import run_job
 from arc_seal.models import DEFAULT_MODEL, load_model
-from arc_seal.predict import predict, score
-from arc_seal.records import JobRecord, PolicyUpdate, Records, TTTStats, shard_name
+from arc_seal.records import JobRecord, PolicyUpdate, Records, shard_name
 from arc_seal.render import render_task
 from arc_seal.report import Tracker, results_markdown, submission
 from arc_seal.rest_em import reinforced, sft_policy
@@ -47,7 +47,7 @@ from arc_seal.self_edit import (
     sample_free,
     sample_schema,
 )
-from arc_seal.ttt import TTTConfig, TTTEngine
+from arc_seal.ttt import TTTEngine
 
 log = logging.getLogger(__name__)
 
@@ -59,41 +59,6 @@ JOB_ERRORS = (torch.OutOfMemoryError, FloatingPointError)
 def job_seed(config: RunConfig, *key) -> int:
     """A seed per job, so a resumed job samples and trains exactly as it would have."""
     return zlib.crc32("/".join(map(str, (config.seed, *key))).encode()) & 0x7FFFFFFF
-
-
-def answer(task: Task, engine: TTTEngine, config: RunConfig) -> dict:
-    """Voted attempts for every test input, scored when the outputs are known."""
-    predictions = predict(engine.model, engine.encoder, task, config.predict)
-    fields = {"attempts": [[a.tolist() for a in p.attempts] for p in predictions]}
-    if known_outputs(task):
-        verdict = score(task, predictions)
-        fields |= {
-            "solved": verdict.solved,
-            "per_test": verdict.per_test,
-            "cell_accuracy": verdict.cell_accuracy,
-            "shape_accuracy": verdict.shape_accuracy,
-            "trivial_cell_accuracy": verdict.trivial_cell_accuracy,
-            "truth_in_candidates": verdict.truth_in_candidates,
-        }
-    return fields
-
-
-def ttt_job(engine: TTTEngine, task: Task, ttt_config: TTTConfig, config: RunConfig) -> dict:
-    result = engine.train(task, ttt_config)
-    stats = TTTStats(
-        learning_rate=ttt_config.learning_rate,
-        epochs=ttt_config.epochs,
-        steps=result.steps,
-        sequences=result.sequences,
-        skipped_too_long=result.skipped_too_long,
-        tokens=result.tokens,
-        padding_fraction=round(result.padding_fraction, 4),
-        losses=[round(x, 4) for x in result.losses],
-        seconds=round(result.seconds, 2),
-    )
-    if not result.ok:
-        return {"failure": result.failure, "ttt": stats}
-    return answer(task, engine, config) | {"ttt": stats}
 
 
 def self_edit_job(engine: TTTEngine, task: Task, config: RunConfig, seed: int) -> dict:
@@ -140,7 +105,7 @@ def self_edit_job(engine: TTTEngine, task: Task, config: RunConfig, seed: int) -
                     }
     ttt_seed = seed if config.ttt_seed == "job" else job_seed(config, "ttt", task.id)
     ttt_config = edit.ttt_config(replace(config.ttt, seed=ttt_seed))
-    return ttt_job(engine, task, ttt_config, config) | {
+    return run_job(engine, task, ttt_config, config.predict) | {
         "self_edit_text": text,
         "self_edit": edit.to_json(),
         "logprob": logprob,
@@ -213,11 +178,10 @@ class Experiment:
         return out
 
     def icl(self, task: Task, seed: int) -> dict:
-        with self.engine.base_model():
-            return answer(task, self.engine, self.config)
+        return run_job(self.engine, task, None, self.config.predict)
 
     def oracle(self, task: Task, seed: int) -> dict:
-        return ttt_job(self.engine, task, self.config.oracle_ttt(seed), self.config)
+        return run_job(self.engine, task, self.config.oracle_ttt(seed), self.config.predict)
 
     def self_edit(self, task: Task, seed: int) -> dict:
         return self_edit_job(self.engine, task, self.config, seed)

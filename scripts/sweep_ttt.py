@@ -23,7 +23,6 @@ from pathlib import Path
 from arc_seal import config as cfg
 from arc_seal.augment import D8
 from arc_seal.benchmark import (
-    TaskScore,
     family,
     sanity_tasks,
     score_tasks,
@@ -34,7 +33,7 @@ from arc_seal.cli import run_cli
 from arc_seal.data import load_subset
 from arc_seal.errors import ConfigError
 from arc_seal.models import DEFAULT_MODEL, load_model
-from arc_seal.records import append_line, read_lines
+from arc_seal.records import JobRecord, append_line, from_dict, read_lines
 from arc_seal.ttt import TTTEngine
 
 D8_VIEWS = [t.name for t in D8]
@@ -56,6 +55,7 @@ VARIANTS: dict[str, dict] = {
     "no demo loss": {"ttt.demo_outputs": False},
     "views D8": {"predict.views": D8_VIEWS},
     "poe": {"predict.scoring": "poe"},
+    "dfs candidates": {"predict.candidates": "dfs"},
     # the prediction side that helps, with each training change that kept cell accuracy
     "views D8, tokens x1/3": {"predict.views": D8_VIEWS, "ttt.tokens_per_epoch": 4096},
     "views D8, lr 3e-4": {"predict.views": D8_VIEWS, "oracle_learning_rate": 3e-4},
@@ -78,13 +78,16 @@ def variant_config(base: dict, changes: dict, where: str) -> cfg.RunConfig:
     return cfg.from_dict(values, where)
 
 
-def sweep_row(line: str) -> tuple[str, TaskScore]:
-    """(variant, score) from one line of sweep.jsonl."""
+def sweep_row(line: str) -> tuple[str, JobRecord]:
+    """(variant, job record) from one line of sweep.jsonl."""
     raw = json.loads(line)
-    try:
-        return raw.pop("variant"), TaskScore(**raw)
-    except (TypeError, KeyError, AttributeError) as e:
-        raise ValueError(f"not a sweep row ({e})") from None
+    variant = raw.pop("variant", None) if isinstance(raw, dict) else None
+    if not isinstance(variant, str):
+        raise ValueError("not a sweep row (no variant)")
+    record = from_dict(raw)
+    if not isinstance(record, JobRecord):
+        raise ValueError("not a job record")
+    return variant, record
 
 
 def main() -> int:
@@ -143,7 +146,7 @@ def main() -> int:
     wanted = {t.id for t in tasks}
     rows: dict[str, dict[str, dict]] = {}
     for name in args.variants:
-        scores = [s for n, s in done if n == name and s.task_id in wanted]
+        scores = [r for n, r in done if n == name and r.task_id in wanted]
         rows[name] = summary(scores)[row_of(name)]
         if args.synthetic is not None:
             rows[name] |= summary(scores, lambda s: family(s.task_id)).get(row_of(name), {})

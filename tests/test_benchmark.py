@@ -65,9 +65,9 @@ def test_evaluate_command_writes_per_family_scores(tmp_path, capsys):
         )
     assert done.value.code == 0
     report = json.loads((out / "benchmark.json").read_text())
-    assert {s["row"] for s in report["tasks"]} == {"icl", "oracle"} and len(report["tasks"]) == 6
-    assert report["summary"]["icl"]["all"]["tasks"] == 3
-    assert report["summary"]["icl"]["identity"]["tasks"] == 1  # the first family
+    assert {s["stage"] for s in report["tasks"]} == {"icl", "oracle"} and len(report["tasks"]) == 6
+    assert report["summary"]["icl"]["all"]["total"] == 3
+    assert report["summary"]["icl"]["identity"]["total"] == 1  # the first family
     assert report["held_out_loss"]["tasks"] == 3
     by_family = report["held_out_loss_by_family"]
     assert list(by_family) == list(RULES)[:3] and all(r["tasks"] == 1 for r in by_family.values())
@@ -91,7 +91,8 @@ def test_evaluate_answers_tasks_without_known_outputs_and_reports_them_not_score
     assert done.value.code == 0
     assert "| icl | all | not scored (3 tasks without known outputs) |" in capsys.readouterr().out
     report = json.loads((out / "benchmark.json").read_text())
-    assert report["summary"]["icl"]["all"]["not_scored"] == 3
+    summary = report["summary"]["icl"]["all"]
+    assert summary["jobs"] == 3 and not summary["scored"] and summary["accuracy"] is None
     for score in report["tasks"]:  # answered: attempts for each test input, no verdict
         assert score["solved"] is None and score["failure"] is None
         assert len(score["attempts"]) == 1 and 1 <= len(score["attempts"][0]) <= 2
