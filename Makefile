@@ -27,8 +27,8 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The SEAL effect on a subset curated for the embedded model (README, "A subset curated for
-# the model"): curation on fresh small synthetic tasks, then 3 seeds of 2 ReST-EM iterations
+# The SEAL effect on a subset curated for the embedded model (docs/curation.md): curation
+# on fresh small synthetic tasks, then 3 seeds of 2 ReST-EM iterations
 # (one CPU thread each, side by side; logs in runs/), then one table.
 experiment: $(BIN)/.installed
 	$(BIN)/python scripts/curate_subset.py --name embedded-curated --synthetic 3 --max-side 5 \
