@@ -213,6 +213,9 @@ class Records:
         self.done: dict[Key, Record] = {}
         self.added = 0
         self.stop_after = int(os.environ.get(STOP_AFTER) or 0)
+        self.listeners: list[Callable[[Record], None]] = []
+        """Called once with every record that arrives after the store was opened: one this
+        process adds, or one another rank wrote, seen on ``refresh`` (the W&B log listens)."""
         self.refresh()
 
     def shards(self) -> list[Path]:
@@ -222,11 +225,11 @@ class Records:
     def refresh(self) -> None:
         """Read what every shard holds (the other ranks' records included)."""
         for path in self.shards():
-            self._load(path)
-
-    def _load(self, path: Path) -> None:
-        for record in read_lines(path, from_json, path.with_name(REJECTED)):
-            self.done.setdefault(record.key, record)
+            for record in read_lines(path, from_json, path.with_name(REJECTED)):
+                if record.key not in self.done:
+                    self.done[record.key] = record
+                    for listener in self.listeners:
+                        listener(record)
 
     def get(self, key: Key) -> Record | None:
         return self.done.get(key)
@@ -236,6 +239,8 @@ class Records:
             raise ValueError(f"job {record.key} is already recorded")
         append_line(self.path, to_json(record))
         self.done[record.key] = record
+        for listener in self.listeners:
+            listener(record)
         self.added += 1
         if self.added == self.stop_after:
             os.kill(os.getpid(), getattr(signal, os.environ.get(STOP_SIGNAL) or "SIGKILL"))

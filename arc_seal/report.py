@@ -13,7 +13,7 @@ import numpy as np
 
 from arc_seal.evaluate import ROWS, row_title
 from arc_seal.grid import Task
-from arc_seal.records import JobRecord
+from arc_seal.records import JobRecord, Record
 
 TABLE_ROWS = (*ROWS, "oracle_train", "best_fixed", "grid_oracle")
 
@@ -155,7 +155,7 @@ class Tracker:
 
     def __init__(self, run_dir: Path, mode: str, config: dict, name: str):
         self.run = None
-        self.logged: set[tuple] = set()
+        self.jobs_logged = 0
         if mode == "disabled":
             return
         import wandb
@@ -176,15 +176,16 @@ class Tracker:
         if self.run is not None:
             self.run.log(values)
 
-    def job(self, record: JobRecord) -> None:
-        """One history entry for a finished job (once, however often it is handed over)."""
-        if self.run is None or record.key in self.logged:
+    def job(self, record: Record) -> None:
+        """One history entry for a finished job; the run's record store calls it once per
+        record as it arrives (a policy update is logged by ``policy_update``)."""
+        if self.run is None or not isinstance(record, JobRecord):
             return
-        self.logged.add(record.key)
+        self.jobs_logged += 1
         ttt = record.ttt
         self.run.log(
             {
-                "job/index": len(self.logged),
+                "job/index": self.jobs_logged,
                 "job/stage": record.stage,
                 "job/iteration": record.iteration,
                 "job/task": record.task_id,

@@ -155,8 +155,7 @@ class Experiment:
         mine = [k for i, k in enumerate(keys) if self.ranks.mine(i)]
         label = f"{stage} (iteration {iteration})" if iteration else stage
         for key in tqdm(mine, desc=label, unit="job", disable=not self.ranks.main):
-            record = self.records.get(key)
-            if record is None:
+            if self.records.get(key) is None:
                 t0 = time.perf_counter()
                 try:
                     fields = fn(by_id[key[2]], job_seed(self.config, *key))
@@ -164,16 +163,13 @@ class Experiment:
                     fields = {"failure": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
                     if torch.cuda.is_available():
                         torch.cuda.empty_cache()
-                record = self.records.add(
+                self.records.add(
                     JobRecord(*key, **fields, seconds=round(time.perf_counter() - t0, 2))
                 )
-            self.tracker.job(record)
         if self.ranks.world > 1:
             self.ranks.barrier()
-            self.records.refresh()
+            self.records.refresh()  # the other ranks' jobs, also on rank 0's dashboard
         out = [self.records.get(k) for k in keys]
-        for record in out:  # the other ranks' jobs, on rank 0's dashboard
-            self.tracker.job(record)
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
         return out
 
@@ -275,6 +271,7 @@ class Experiment:
             self.config.to_dict(),
             self.run_dir.name,
         )
+        self.records.listeners.append(self.tracker.job)
         c, s = self.config, self.subset
         rows = {
             "icl": self.jobs("icl", 0, s.eval, 1, self.icl),

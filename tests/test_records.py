@@ -28,6 +28,21 @@ def test_records_append_and_reload_as_typed_records(tmp_path):
         again.add(_rec("icl", "a", 0))
 
 
+def test_listeners_hear_each_new_record_once_whoever_wrote_it(tmp_path):
+    Records(tmp_path).add(_rec("icl", "old", 0))  # on disk before: not news
+    rank0, rank1 = (
+        Records(tmp_path, "records.rank-0.jsonl"),
+        Records(tmp_path, "records.rank-1.jsonl"),
+    )
+    heard = []
+    rank0.listeners.append(lambda record: heard.append(record.key))
+    rank0.add(_rec("icl", "a", 0))
+    rank1.add(_rec("icl", "b", 0))
+    rank0.refresh()
+    rank0.refresh()  # nothing new
+    assert heard == [("icl", 0, "a", 0), ("icl", 0, "b", 0)]
+
+
 def test_a_line_cut_off_by_a_crash_is_dropped_and_the_file_stays_valid(tmp_path):
     records = Records(tmp_path)
     records.add(_rec("icl", "a", 0))
