@@ -21,7 +21,7 @@ from arc_seal.encoding import IGNORE, TaskEncoder
 from arc_seal.evaluate import row_summary
 from arc_seal.grid import Task
 from arc_seal.jobs import run_job
-from arc_seal.records import JobRecord
+from arc_seal.records import JobRecord, Records
 from arc_seal.synthetic import RULES, generate_tasks
 from arc_seal.training import collate
 from arc_seal.ttt import TTTEngine
@@ -33,18 +33,29 @@ SANITY_SEED = 12345
 
 
 def score_tasks(
-    engine: TTTEngine, tasks: list[Task], config: RunConfig, rows: tuple[str, ...]
+    engine: TTTEngine,
+    tasks: list[Task],
+    config: RunConfig,
+    rows: dict[str, str],
+    store: Records | None = None,
 ) -> list[JobRecord]:
-    """Each task under each row, one job record each (stage: the row): ``icl`` answers with the
-    bare model, ``oracle`` after test-time training with the config's oracle settings."""
+    """Each task under each row, a job record each: ``rows`` maps a record's stage to what it
+    runs, ``icl`` (the bare model answers) or ``oracle`` (test-time training with the config's
+    oracle settings first). With a ``store``, jobs it holds are not run again and each new
+    record is appended to it as it finishes."""
     out = []
     for task in tqdm(tasks, desc="benchmark", unit="task"):
-        for row in rows:
+        for stage, kind in rows.items():
+            done = store.get((stage, 0, task.id, 0)) if store else None
+            if isinstance(done, JobRecord):
+                out.append(done)
+                continue
             start = time.perf_counter()
-            ttt = config.oracle_ttt() if row == "oracle" else None
+            ttt = config.oracle_ttt() if kind == "oracle" else None
             fields = run_job(engine, task, ttt, config.predict)
             seconds = round(time.perf_counter() - start, 2)
-            out.append(JobRecord(row, 0, task.id, 0, **fields, seconds=seconds))
+            record = JobRecord(stage, 0, task.id, 0, **fields, seconds=seconds)
+            out.append(store.add(record) if store else record)
     return out
 
 
@@ -124,6 +135,13 @@ def summary(
         }
         for row, groups in table.items()
     }
+
+
+def family_summary(records: list[JobRecord]) -> dict[str, dict[str, dict]]:
+    """``summary`` over all sanity tasks (group ``all``), then per synthetic family."""
+    table = summary(records)
+    by_family = summary(records, lambda r: family(r.task_id))
+    return {row: table[row] | groups for row, groups in by_family.items()}
 
 
 def loss_markdown(losses: dict[str, dict[str, float]]) -> str:

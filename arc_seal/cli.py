@@ -227,6 +227,7 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     arc-seal evaluate --subset arc-agi-1-eval-100              # the clean benchmark
     arc-seal evaluate --synthetic 10                           # sanity: fresh synthetic tasks
     arc-seal evaluate --subset simplified --model runs/ckpt --out runs/bench
+    arc-seal evaluate --subset simplified --model runs/ckpt --out runs/bench --resume
 
     Settings (TTT, oracle, prediction) come from --config, then the --ttt.*, --predict.* and
     --oracle-* flags, as for `arc-seal run`. The benchmark's eval tasks are scored; with
@@ -234,6 +235,7 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     reported per family.
     """
     import json
+    from contextlib import nullcontext
     from dataclasses import asdict
 
     from arc_seal import config as cfg
@@ -241,6 +243,7 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
         BENCHMARK_ROWS,
         answer_scores,
         family,
+        family_summary,
         loss_markdown,
         pooled,
         sanity_tasks,
@@ -250,6 +253,7 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     )
     from arc_seal.data import load_subset
     from arc_seal.models import DEFAULT_MODEL, load_model
+    from arc_seal.records import Records, prepare_run_dir, run_lock
     from arc_seal.ttt import TTTEngine
 
     parser = argparse.ArgumentParser(
@@ -276,7 +280,16 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--loss", action="store_true", help="also report the held-out loss on the answers"
     )
-    parser.add_argument("--out", type=Path, help="folder for benchmark.json and benchmark.md")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder for records.jsonl (each job as it finishes), benchmark.json and .md",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish the interrupted evaluation in --out: jobs recorded there are not run again",
+    )
     cfg.add_arguments(parser, EVALUATE_SETTINGS)
     args = parser.parse_args(argv)
     if (args.subset is None) == (args.synthetic is None):
@@ -294,10 +307,17 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     else:
         tasks, title = load_subset(args.subset).eval, f"subset {args.subset}"
     tasks = tasks[: args.limit] if args.limit else tasks
-    if args.out:
-        from arc_seal.records import prepare_run_dir
-
+    if args.resume and not args.out:
+        raise ConfigError("--resume needs the --out of the evaluation to finish")
+    if args.out and args.resume:
+        if cfg.stored_config(args.out) != config:
+            raise ConfigError(
+                f"{args.out}: its evaluation ran under other settings ({cfg.CONFIG} there); "
+                "evaluate into a new --out"
+            )
+    elif args.out:
         prepare_run_dir(args.out)
+        cfg.store_config(config, args.out)
     model, tokenizer = load_model(
         config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
     )
@@ -310,11 +330,10 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
         if args.synthetic is not None:
             for name in dict.fromkeys(family(t.id) for t in tasks):
                 family_loss[name] = pooled([s for i, s in per_task.items() if family(i) == name])
-    scores = score_tasks(engine, tasks, config, tuple(args.rows))
-    table = summary(scores)
-    if args.synthetic is not None:  # and per family
-        by_family = summary(scores, lambda s: family(s.task_id))
-        table = {row: table[row] | groups for row, groups in by_family.items()}
+    with run_lock(args.out) if args.out else nullcontext():
+        store = Records(args.out) if args.out else None
+        scores = score_tasks(engine, tasks, config, {row: row for row in args.rows}, store)
+    table = summary(scores) if args.synthetic is None else family_summary(scores)
     text = summary_markdown(f"{config.model or 'embedded default model'}: {title}", table)
     if loss is not None:
         text += (

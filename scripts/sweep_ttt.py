@@ -3,9 +3,10 @@
 Every variant starts from --config and changes the settings it names (dotted, as the
 ``arc-seal run`` flags: ``oracle_learning_rate``, ``ttt.method``, ``predict.views``...); each
 task is trained on and answered under each variant, beside the bare model (``icl``) and the
-trivial answer. Results go to OUT/sweep.jsonl as each (variant, task) finishes, so a second
-call with the same --out finishes an interrupted sweep; the table (per family for synthetic
-tasks) is printed and written to OUT/sweep.md.
+trivial answer. Each (variant, task) is a job record (its stage: the variant) appended to
+OUT/records.jsonl as it finishes, so a second call with the same --out finishes an
+interrupted sweep; the table (per family for synthetic tasks) is printed and written to
+OUT/sweep.md.
 
     python scripts/sweep_ttt.py --synthetic 1 --out runs/sweep-sanity
     python scripts/sweep_ttt.py --subset simplified --out runs/sweep-simplified
@@ -17,13 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from dataclasses import asdict
 from pathlib import Path
 
 from arc_seal import config as cfg
 from arc_seal.augment import D8
 from arc_seal.benchmark import (
-    family,
+    family_summary,
     sanity_tasks,
     score_tasks,
     summary,
@@ -33,7 +33,7 @@ from arc_seal.cli import run_cli
 from arc_seal.data import load_subset
 from arc_seal.errors import ConfigError
 from arc_seal.models import DEFAULT_MODEL, load_model
-from arc_seal.records import JobRecord, append_line, from_dict, read_lines
+from arc_seal.records import Records, run_lock
 from arc_seal.ttt import TTTEngine
 
 D8_VIEWS = [t.name for t in D8]
@@ -78,18 +78,6 @@ def variant_config(base: dict, changes: dict, where: str) -> cfg.RunConfig:
     return cfg.from_dict(values, where)
 
 
-def sweep_row(line: str) -> tuple[str, JobRecord]:
-    """(variant, job record) from one line of sweep.jsonl."""
-    raw = json.loads(line)
-    variant = raw.pop("variant", None) if isinstance(raw, dict) else None
-    if not isinstance(variant, str):
-        raise ValueError("not a sweep row (no variant)")
-    record = from_dict(raw)
-    if not isinstance(record, JobRecord):
-        raise ValueError("not a job record")
-    return variant, record
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -108,7 +96,7 @@ def main() -> int:
         metavar="NAME",
         help=f"rows to run (default all): {', '.join(VARIANTS)}",
     )
-    parser.add_argument("--out", type=Path, required=True, help="folder for sweep.jsonl and .md")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the records, sweep.md")
     args = parser.parse_args()
     if (args.subset is None) == (args.synthetic is None):
         raise ConfigError("give exactly one of --subset and --synthetic")
@@ -125,31 +113,25 @@ def main() -> int:
         name: variant_config(base, VARIANTS[name], f"variant {name!r}") for name in args.variants
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    store = args.out / "sweep.jsonl"
-    done = read_lines(store, sweep_row)
-    finished = {(name, s.task_id) for name, s in done}
     threads = os.environ.get("OMP_NUM_THREADS", "all")
-    for name, config in configs.items():
-        todo = [t for t in tasks if (name, t.id) not in finished]
-        if not todo:
-            continue
-        print(f"{name}: {len(todo)} tasks")
-        model, tokenizer = load_model(
-            config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
-        )
-        engine = TTTEngine(model, tokenizer, config.ttt)
-        row = row_of(name)
-        for task in todo:  # one at a time, so each is stored as it finishes
-            [result] = score_tasks(engine, [task], config, (row,))
-            append_line(store, json.dumps({"variant": name, **asdict(result)}))
-            done.append((name, result))
+    with run_lock(args.out):
+        store = Records(args.out)
+        for name, config in configs.items():
+            todo = [t for t in tasks if store.get((name, 0, t.id, 0)) is None]
+            if not todo:
+                continue
+            print(f"{name}: {len(todo)} tasks")
+            model, tokenizer = load_model(
+                config.model or DEFAULT_MODEL,
+                config.device,
+                trust_remote_code=config.trust_remote_code,
+            )
+            engine = TTTEngine(model, tokenizer, config.ttt)
+            score_tasks(engine, todo, config, {name: row_of(name)}, store)
     wanted = {t.id for t in tasks}
-    rows: dict[str, dict[str, dict]] = {}
-    for name in args.variants:
-        scores = [r for n, r in done if n == name and r.task_id in wanted]
-        rows[name] = summary(scores)[row_of(name)]
-        if args.synthetic is not None:
-            rows[name] |= summary(scores, lambda s: family(s.task_id)).get(row_of(name), {})
+    done = [r for r in store.jobs() if r.task_id in wanted and r.stage in configs]
+    rows = summary(done) if args.synthetic is None else family_summary(done)
+    rows = {name: rows[name] for name in args.variants if name in rows}
     text = summary_markdown(f"{title}, {len(tasks)} tasks ({threads} threads)", rows)
     (args.out / "sweep.md").write_text(text)
     print(text)

@@ -94,16 +94,16 @@ def test_sweep_scores_each_variant_once_and_resumes(run_script, tmp_path):
     args += ("--variants", "icl", "default", "no augmentation")
     result = run_script("sweep_ttt.py", *args)
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = (out / "sweep.jsonl").read_text().splitlines()
-    assert sorted(json.loads(x)["variant"] for x in lines) == ["default", "icl", "no augmentation"]
+    lines = (out / "records.jsonl").read_text().splitlines()
+    assert sorted(json.loads(x)["stage"] for x in lines) == ["default", "icl", "no augmentation"]
     text = (out / "sweep.md").read_text()
     for name in ("icl", "default", "no augmentation"):
         assert f"| {name} | all | " in text
     again = run_script("sweep_ttt.py", *args)  # finished: nothing runs again
-    assert again.returncode == 0 and (out / "sweep.jsonl").read_text().splitlines() == lines
-    (out / "sweep.jsonl").write_text("".join(x + "\n" for x in ["{damaged", *lines[1:]]))
+    assert again.returncode == 0 and (out / "records.jsonl").read_text().splitlines() == lines
+    (out / "records.jsonl").write_text("".join(x + "\n" for x in ["{damaged", *lines[1:]]))
     again = run_script("sweep_ttt.py", *args)  # the damaged line is set aside, its task redone
     assert again.returncode == 0 and "line 1 is damaged" in again.stderr
-    assert (out / "sweep.rejected.jsonl").read_text() == "{damaged\n"
-    redone = (out / "sweep.jsonl").read_text().splitlines()
-    assert sorted(json.loads(x)["variant"] for x in redone) == ["default", "icl", "no augmentation"]
+    assert (out / "records.rejected.jsonl").read_text() == "{damaged\n"
+    redone = (out / "records.jsonl").read_text().splitlines()
+    assert sorted(json.loads(x)["stage"] for x in redone) == ["default", "icl", "no augmentation"]

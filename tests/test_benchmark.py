@@ -112,3 +112,27 @@ def test_evaluate_takes_the_ttt_predict_and_oracle_setting_flags(tmp_path, capsy
         main([*argv, "--predict.orders", "0"])
     assert done.value.code == 2
     assert "predict.orders" in capsys.readouterr().err
+
+
+def test_an_interrupted_evaluation_resumes_without_redoing_a_job(tmp_path, capsys):
+    inputs = learnable_run_inputs(tmp_path)
+    out = tmp_path / "bench"
+    argv = ["evaluate", "--synthetic", "1", "--limit", "2", "--max-side", "4", "--rows", "icl"]
+    argv += ["--model", str(inputs["model"]), "--config", str(inputs["config"]), "--out", str(out)]
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 0
+    lines = (out / "records.jsonl").read_text().splitlines()
+    (out / "records.jsonl").write_text(lines[0] + "\n")  # as if stopped after the first job
+    with pytest.raises(SystemExit) as done:
+        main([*argv, "--resume"])
+    assert done.value.code == 0
+    again = (out / "records.jsonl").read_text().splitlines()
+    assert again[0] == lines[0] and len(again) == 2  # the first job kept, the second redone
+    assert json.loads((out / "benchmark.json").read_text())["summary"]["icl"]["all"]["jobs"] == 2
+    with pytest.raises(SystemExit) as done:  # other settings: refused
+        main([*argv, "--resume", "--predict.orders", "2"])
+    assert done.value.code == 2 and "ran under other settings" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as done:  # a second evaluation into the same folder
+        main(argv)
+    assert done.value.code == 2
