@@ -373,7 +373,7 @@ def curate(argv: Sequence[str] | None = None) -> int:
     fresh synthetic tasks (a seed the sanity check and pretraining do not use), and the kept
     ones are written as task files to a folder NAME beside the subset file.
     """
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
 
     import numpy as np
 
@@ -387,7 +387,7 @@ def curate(argv: Sequence[str] | None = None) -> int:
         write_subset,
     )
     from arc_seal.data import load_subset
-    from arc_seal.jobs import run_job
+    from arc_seal.jobs import run_job, self_edit_ttt
     from arc_seal.models import DEFAULT_MODEL, load_model
     from arc_seal.self_edit import SelfEditSpace
     from arc_seal.ttt import TTTEngine
@@ -464,13 +464,12 @@ def curate(argv: Sequence[str] | None = None) -> int:
     print(f"{len(tasks)} tasks x {len(configs)} configurations")
 
     def judge(task, edit) -> dict:
-        ttt = edit.ttt_config(replace(config.ttt, seed=config.seed))
-        job = run_job(engine, task, ttt, config.predict)
+        job = run_job(engine, task, self_edit_ttt(config, task, edit, config.seed), config.predict)
         if job.get("failure"):
             return {"solved": False, "cell_accuracy": 0.0, "failure": job["failure"]}
         return {"solved": job["solved"], "cell_accuracy": job["cell_accuracy"]}
 
-    settings = {"model": config.model, "seed": config.seed}
+    settings = {"model": config.model, "seed": config.seed, "ttt_seed": config.ttt_seed}
     settings |= {"ttt": asdict(config.ttt), "predict": asdict(config.predict)}
     solved = run_grid(tasks, configs, judge, args.out, settings)
     spec = subset_spec(dataset, solved, configs, args.eval_fraction, args.seed)

@@ -250,10 +250,11 @@ class RunConfig:
         choices=PROMPTS,
     )
     ttt_seed: str = setting(
-        "job",
-        "seed of a self-edit's TTT data and order: per job, or per task, so that identical "
-        "self-edits train on identical data (the reference)",
-        choices=("job", "task"),
+        "task",
+        "seed of a self-edit's TTT data and order: from the task and the self-edit, so that a "
+        "(task, configuration) pair always trains on the same data and gets one verdict, in "
+        "runs and curation alike (the reference: identical self-edits train alike); or per job",
+        choices=("task", "job"),
     )
     reward: str = setting(
         "binary", "binary (pass@2 solve) or best_of_n (best dense score per task)", choices=REWARDS

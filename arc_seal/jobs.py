@@ -7,14 +7,29 @@ The SEAL loop's jobs, the benchmark rows, the TTT sweep and curation's grid all 
 
 from __future__ import annotations
 
+import zlib
 from contextlib import nullcontext
+from dataclasses import replace
 from typing import Any
 
-from arc_seal.config import PredictConfig, TTTConfig
+from arc_seal.config import PredictConfig, RunConfig, TTTConfig
 from arc_seal.grid import Task, known_outputs
 from arc_seal.predict import predict, score
 from arc_seal.records import TTTStats
+from arc_seal.self_edit import SelfEdit
 from arc_seal.ttt import TTTEngine
+
+
+def self_edit_ttt(config: RunConfig, task: Task, edit: SelfEdit, job_seed: int) -> TTTConfig:
+    """The TTT a self-edit asks for: the config's ``ttt`` with the edit's choices. Seeded by
+    the job, or (``ttt_seed: task``) by the run's seed, the task and the self-edit, so a
+    (task, configuration) pair trains on the same data, and gets the same verdict, whether a
+    run samples it once, twice, or curation grades it."""
+    seed = job_seed
+    if config.ttt_seed == "task":
+        text = "/".join((str(config.seed), "ttt", task.id, edit.text()))
+        seed = zlib.crc32(text.encode()) & 0x7FFFFFFF
+    return edit.ttt_config(replace(config.ttt, seed=seed))
 
 
 def run_job(

@@ -19,7 +19,6 @@ import logging
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
 from arc_seal.evaluate import row_summary, voted_attempts
 from arc_seal.grid import Task, known_outputs
-from arc_seal.jobs import run_job
+from arc_seal.jobs import run_job, self_edit_ttt
 from arc_seal.models import DEFAULT_MODEL, load_model
 from arc_seal.records import JobRecord, PolicyUpdate, Records, shard_name
 from arc_seal.render import render_task
@@ -103,8 +102,7 @@ def self_edit_job(engine: TTTEngine, task: Task, config: RunConfig, seed: int) -
                         "tries": tries,
                         "failure": f"invalid self-edit: {e}",
                     }
-    ttt_seed = seed if config.ttt_seed == "job" else job_seed(config, "ttt", task.id)
-    ttt_config = edit.ttt_config(replace(config.ttt, seed=ttt_seed))
+    ttt_config = self_edit_ttt(config, task, edit, seed)
     return run_job(engine, task, ttt_config, config.predict) | {
         "self_edit_text": text,
         "self_edit": edit.to_json(),
