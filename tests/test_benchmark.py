@@ -98,11 +98,17 @@ def test_evaluate_answers_tasks_without_known_outputs_and_reports_them_not_score
         assert len(score["attempts"]) == 1 and 1 <= len(score["attempts"][0]) <= 2
 
 
-def test_evaluate_takes_the_ttt_predict_and_oracle_setting_flags(tmp_path, capsys):
+def _evaluate_argv(tmp_path, row: str, tasks: int) -> tuple[list[str], object]:
+    """`arc-seal evaluate` of the tiny model on the first sanity tasks, into tmp_path/bench."""
     inputs = learnable_run_inputs(tmp_path)
     out = tmp_path / "bench"
-    argv = ["evaluate", "--synthetic", "1", "--limit", "1", "--max-side", "4", "--rows", "oracle"]
-    argv += ["--model", str(inputs["model"]), "--config", str(inputs["config"]), "--out", str(out)]
+    argv = ["evaluate", "--synthetic", "1", "--limit", str(tasks), "--max-side", "4"]
+    argv += ["--rows", row, "--model", str(inputs["model"]), "--config", str(inputs["config"])]
+    return [*argv, "--out", str(out)], out
+
+
+def test_evaluate_takes_the_ttt_predict_and_oracle_setting_flags(tmp_path, capsys):
+    argv, out = _evaluate_argv(tmp_path, "oracle", 1)
     with pytest.raises(SystemExit) as done:
         main([*argv, "--ttt.max-steps", "1", "--oracle-epochs", "3"])
     assert done.value.code == 0
@@ -115,10 +121,7 @@ def test_evaluate_takes_the_ttt_predict_and_oracle_setting_flags(tmp_path, capsy
 
 
 def test_an_interrupted_evaluation_resumes_without_redoing_a_job(tmp_path, capsys):
-    inputs = learnable_run_inputs(tmp_path)
-    out = tmp_path / "bench"
-    argv = ["evaluate", "--synthetic", "1", "--limit", "2", "--max-side", "4", "--rows", "icl"]
-    argv += ["--model", str(inputs["model"]), "--config", str(inputs["config"]), "--out", str(out)]
+    argv, out = _evaluate_argv(tmp_path, "icl", 2)
     with pytest.raises(SystemExit) as done:
         main(argv)
     assert done.value.code == 0
