@@ -159,6 +159,7 @@ def test_curate_command_writes_a_subset_and_resumes(run_script, tmp_path):
     target = tmp_path / "curated.json"
     args = ["--name", "c", "--config", str(inputs["config"]), "--model", str(inputs["model"])]
     args += ["--limit", "2", "--size", "2", "--out", str(tmp_path / "grid"), "--write", str(target)]
+    args += ["--epoch-options", "1", "--ttt.max-sequences", "4"]  # ARC tasks are long: train less
     done = run_script("curate_subset.py", *args)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "2 tasks x 2 configurations" in done.stdout
