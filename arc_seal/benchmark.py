@@ -124,13 +124,15 @@ def family(task_id: str) -> str:
 def summary(
     records: list[JobRecord], group: Callable[[JobRecord], str] = lambda r: "all"
 ) -> dict[str, dict[str, dict]]:
-    """row (the records' stage) -> group -> ``row_summary`` of the group's records."""
+    """row (the records' stage) -> group -> ``row_summary`` of the group's records, with the
+    mean seconds per job beside it."""
     table: dict[str, dict[str, list[JobRecord]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         table[r.stage][group(r)].append(r)
     return {
         row: {
             g: row_summary(items, list(dict.fromkeys(r.task_id for r in items)))
+            | {"seconds_per_job": float(np.mean([r.seconds for r in items]))}
             for g, items in groups.items()
         }
         for row, groups in table.items()

@@ -99,7 +99,6 @@ def row_summary(records: list[JobRecord], task_ids: list[str]) -> dict:
             for t in task_ids
         },
         "choices": choice_shares([r.self_edit for r in records if r.self_edit]),
-        "seconds_per_job": float(np.mean([r.seconds for r in records])) if records else None,
     }
 
 
