@@ -20,15 +20,18 @@ from arc_seal.self_edit import SelfEdit
 from arc_seal.ttt import TTTEngine
 
 
-def self_edit_ttt(config: RunConfig, task: Task, edit: SelfEdit, job_seed: int) -> TTTConfig:
+def job_seed(config: RunConfig, *key) -> int:
+    """A seed per job key, so a resumed job samples and trains exactly as it would have."""
+    return zlib.crc32("/".join(map(str, (config.seed, *key))).encode()) & 0x7FFFFFFF
+
+
+def self_edit_ttt(config: RunConfig, task: Task, edit: SelfEdit, seed: int) -> TTTConfig:
     """The TTT a self-edit asks for: the config's ``ttt`` with the edit's choices. Seeded by
-    the job, or (``ttt_seed: task``) by the run's seed, the task and the self-edit, so a
+    the job (``seed``), or (``ttt_seed: task``) by the run's seed, the task and the self-edit, so a
     (task, configuration) pair trains on the same data, and gets the same verdict, whether a
     run samples it once, twice, or curation grades it."""
-    seed = job_seed
     if config.ttt_seed == "task":
-        text = "/".join((str(config.seed), "ttt", task.id, edit.text()))
-        seed = zlib.crc32(text.encode()) & 0x7FFFFFFF
+        seed = job_seed(config, "ttt", task.id, edit.text())
     return edit.ttt_config(replace(config.ttt, seed=seed))
 
 

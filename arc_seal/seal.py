@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
 from arc_seal.evaluate import row_summary, voted_attempts
 from arc_seal.grid import Task, known_outputs
-from arc_seal.jobs import run_job, self_edit_ttt
+from arc_seal.jobs import job_seed, run_job, self_edit_ttt
 from arc_seal.models import DEFAULT_MODEL, load_model
 from arc_seal.records import JobRecord, PolicyUpdate, Records, shard_name
 from arc_seal.render import render_task
@@ -53,11 +52,6 @@ log = logging.getLogger(__name__)
 # What a job may legitimately raise: it is recorded as failed and the run goes on. Anything
 # else is a bug and ends the run with its traceback (finished jobs stay recorded).
 JOB_ERRORS = (torch.OutOfMemoryError, FloatingPointError)
-
-
-def job_seed(config: RunConfig, *key) -> int:
-    """A seed per job, so a resumed job samples and trains exactly as it would have."""
-    return zlib.crc32("/".join(map(str, (config.seed, *key))).encode()) & 0x7FFFFFFF
 
 
 def self_edit_job(engine: TTTEngine, task: Task, config: RunConfig, seed: int) -> dict:

@@ -25,10 +25,10 @@ def test_a_pair_is_seeded_by_the_task_and_the_self_edit_not_by_the_job():
     config = cfg.RunConfig()
     a, b = _task(0), _task(1)
     assert config.ttt_seed == "task"
-    seed = self_edit_ttt(config, a, EDIT, job_seed=1).seed
-    assert self_edit_ttt(config, a, EDIT, job_seed=2).seed == seed  # another sample, same data
-    assert self_edit_ttt(config, b, EDIT, job_seed=1).seed != seed
-    assert self_edit_ttt(config, a, OTHER, job_seed=1).seed != seed
+    seed = self_edit_ttt(config, a, EDIT, seed=1).seed
+    assert self_edit_ttt(config, a, EDIT, seed=2).seed == seed  # another sample, same data
+    assert self_edit_ttt(config, b, EDIT, seed=1).seed != seed
+    assert self_edit_ttt(config, a, OTHER, seed=1).seed != seed
     per_job = replace(config, ttt_seed="job")
     assert [self_edit_ttt(per_job, a, EDIT, s).seed for s in (1, 2)] == [1, 2]
 
