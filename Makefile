@@ -32,7 +32,8 @@ lint: $(BIN)/.installed
 # (one CPU thread each, side by side; logs in runs/), then one table.
 experiment: $(BIN)/.installed
 	$(BIN)/python scripts/curate_subset.py --name embedded-curated --synthetic 3 --max-side 5 \
-	  --size 6 --out runs/curate
+	  --size 6 --out runs/curate \
+	  $$(test -f runs/curate/config.yaml && echo --resume)
 	for seed in 0 1 2; do \
 	  OMP_NUM_THREADS=1 $(BIN)/python scripts/run_arc.py --subset embedded-curated --iterations 2 \
 	    --seal-each-iteration --reward binary --no-oracle-on-train --seed $$seed \

@@ -8,55 +8,41 @@ read a grid, whatever else it scores.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from arc_seal.config import RunConfig
 from arc_seal.encoding import IGNORE, TaskEncoder
-from arc_seal.evaluate import row_summary
+from arc_seal.evaluate import RowSummary, row_summary
 from arc_seal.grid import Task
-from arc_seal.jobs import run_job
-from arc_seal.records import JobRecord, Records
+from arc_seal.jobs import Job, Stages, run_job
+from arc_seal.records import JobRecord, Stage
 from arc_seal.synthetic import RULES, generate_tasks
 from arc_seal.training import collate
 from arc_seal.ttt import TTTEngine
 
-BENCHMARK_ROWS = ("icl", "oracle")
+BENCHMARK_ROWS = (Stage.ICL, Stage.ORACLE)
 # A seed the pretraining script never draws synthetic tasks from (it draws them from its own
 # running generator), so these tasks are fresh.
 SANITY_SEED = 12345
 
 
 def score_tasks(
-    engine: TTTEngine,
-    tasks: list[Task],
-    config: RunConfig,
-    rows: dict[str, str],
-    store: Records | None = None,
+    stages: Stages, engine: TTTEngine, tasks: list[Task], config: RunConfig, rows: list[Stage]
 ) -> list[JobRecord]:
-    """Each task under each row, a job record each: ``rows`` maps a record's stage to what it
-    runs, ``icl`` (the bare model answers) or ``oracle`` (test-time training with the config's
-    oracle settings first). With a ``store``, jobs it holds are not run again and each new
-    record is appended to it as it finishes."""
-    out = []
-    for task in tqdm(tasks, desc="benchmark", unit="task"):
-        for stage, kind in rows.items():
-            done = store.get((stage, 0, task.id, 0)) if store else None
-            if isinstance(done, JobRecord):
-                out.append(done)
-                continue
-            start = time.perf_counter()
-            ttt = config.oracle_ttt() if kind == "oracle" else None
-            fields = run_job(engine, task, ttt, config.predict)
-            seconds = round(time.perf_counter() - start, 2)
-            record = JobRecord(stage, 0, task.id, 0, **fields, seconds=seconds)
-            out.append(store.add(record) if store else record)
-    return out
+    """Each task under each row, a job record each, through the run's ``stages`` (jobs already
+    recorded are not run again): ``icl`` (the bare model answers) or ``oracle`` (test-time
+    training under the config's oracle settings first)."""
+
+    def answer(job: Job) -> JobRecord:
+        ttt = config.oracle_ttt() if job.stage is Stage.ORACLE else None
+        return run_job(engine, job, ttt, config.predict)
+
+    return [r for row in rows for r in stages.run(row, 0, tasks, 1, answer)]
 
 
 @torch.no_grad()
@@ -123,7 +109,7 @@ def family(task_id: str) -> str:
 
 def summary(
     records: list[JobRecord], group: Callable[[JobRecord], str] = lambda r: "all"
-) -> dict[str, dict[str, dict]]:
+) -> dict[str, dict[str, RowSummary]]:
     """row (the records' stage) -> group -> ``row_summary`` of the group's records, with the
     mean seconds per job beside it."""
     table: dict[str, dict[str, list[JobRecord]]] = defaultdict(lambda: defaultdict(list))
@@ -131,54 +117,18 @@ def summary(
         table[r.stage][group(r)].append(r)
     return {
         row: {
-            g: row_summary(items, list(dict.fromkeys(r.task_id for r in items)))
-            | {"seconds_per_job": float(np.mean([r.seconds for r in items]))}
+            g: replace(
+                row_summary(items, list(dict.fromkeys(r.task_id for r in items))),
+                seconds_per_job=float(np.mean([r.seconds for r in items])),
+            )
             for g, items in groups.items()
         }
         for row, groups in table.items()
     }
 
 
-def family_summary(records: list[JobRecord]) -> dict[str, dict[str, dict]]:
+def family_summary(records: list[JobRecord]) -> dict[str, dict[str, RowSummary]]:
     """``summary`` over all sanity tasks (group ``all``), then per synthetic family."""
     table = summary(records)
     by_family = summary(records, lambda r: family(r.task_id))
     return {row: table[row] | groups for row, groups in by_family.items()}
-
-
-def loss_markdown(losses: dict[str, dict[str, float]]) -> str:
-    """Teacher-forced scores per group (``held_out_loss`` of each group's tasks) as a table."""
-    lines = [
-        "| group | held-out loss | token accuracy | answers right, teacher-forced |",
-        "| --- | --- | --- | --- |",
-    ]
-    for g, r in losses.items():
-        lines.append(
-            f"| {g} | {r['loss']:.4f} | {r['token_accuracy']:.3f} "
-            f"| {r['answers_right']} / {r['tasks']} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def summary_markdown(title: str, table: dict[str, dict[str, dict]]) -> str:
-    lines = [
-        f"# {title}",
-        "",
-        "| row | group | solved (pass@2) | right answer among candidates | cell accuracy "
-        "| trivial answer | shape accuracy | s / task | failed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for row, groups in table.items():
-        for g, r in groups.items():
-            if r["scored"]:
-                scores = (
-                    f"{r['correct']} / {r['total']} ({100 * r['accuracy']:.0f}%)"
-                    f" | {r['truth_in_candidates']:.2f} | {r['cell_accuracy']:.3f} "
-                    f"| {r['trivial_cell_accuracy']:.3f} | {r['shape_accuracy']:.3f}"
-                )
-            elif r["failed"] == r["jobs"]:
-                scores = f"0 / {r['jobs']}, every job failed | - | - | - | -"
-            else:
-                scores = f"not scored ({r['jobs']} tasks without known outputs) | - | - | - | -"
-            lines.append(f"| {row} | {g} | {scores} | {r['seconds_per_job']:.1f} | {r['failed']} |")
-    return "\n".join(lines) + "\n"

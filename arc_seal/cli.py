@@ -13,15 +13,20 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from arc_seal.errors import USER_ERRORS, ConfigError
+
+if TYPE_CHECKING:
+    from arc_seal.config import RunConfig
+    from arc_seal.distributed import Ranks
 
 USAGE_ERROR = 2
 FAILED_RUN = 1
 INTERRUPTED = 130  # the shell's status for a process ended by Ctrl-C (128 + SIGINT)
 # The setting flags `evaluate` and `curate` take (dotted-name prefixes): what trains and answers.
-EVALUATE_SETTINGS = ("ttt.", "predict.", "oracle_")
-CURATE_SETTINGS = ("ttt.", "predict.", "learning_rates", "epoch_options")
+EVALUATE_SETTINGS = ("ttt.", "predict.", "oracle_", "wandb")
+CURATE_SETTINGS = ("ttt.", "predict.", "learning_rates", "epoch_options", "wandb")
 
 
 def run_cli(main: Callable[[], int | None]) -> None:
@@ -38,6 +43,51 @@ def run_cli(main: Callable[[], int | None]) -> None:
         print("interrupted", file=sys.stderr)
         sys.exit(INTERRUPTED)
     sys.exit(status or 0)
+
+
+def claim_run_dir(
+    run_dir: Path | None,
+    resume: bool,
+    config: RunConfig,
+    name: str,
+    ranks: Ranks,
+    held: ExitStack,
+) -> Path:
+    """The command's run directory: ``run_dir`` (made empty, or with ``resume`` the one to
+    finish), or a new ``runs/<timestamp>-<name>``. Rank 0 holds its lock in ``held`` and
+    stores the config there; the other ranks are told where it is."""
+    from arc_seal import config as cfg
+    from arc_seal.records import new_run_dir, prepare_run_dir, run_lock
+
+    problem = None
+    if ranks.main:
+        try:
+            if run_dir is None:
+                run_dir = new_run_dir("runs", name)
+            elif not resume:
+                prepare_run_dir(run_dir)
+            held.enter_context(run_lock(run_dir))
+            cfg.store_config(config, run_dir)  # on resume: records a changed W&B mode
+        except ConfigError as e:
+            problem = str(e)
+    run_dir, problem = ranks.share((run_dir, problem))
+    if problem:
+        raise ConfigError(problem)
+    return run_dir
+
+
+def check_resumable(run_dir: Path, config: RunConfig) -> None:
+    """Refuse to finish a run directory under other settings than those it began with (the
+    W&B mode aside)."""
+    from dataclasses import replace
+
+    from arc_seal import config as cfg
+
+    stored = cfg.stored_config(run_dir)
+    if replace(stored, **{k: getattr(config, k) for k in cfg.RESUMABLE}) != config:
+        raise ConfigError(
+            f"{run_dir}: it ran under other settings ({cfg.CONFIG} there); start a new one"
+        )
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -75,7 +125,7 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
     """``run`` once its flags are parsed; the run directory's lock goes into ``held``."""
     from arc_seal import config as cfg
     from arc_seal.distributed import from_environment
-    from arc_seal.records import new_run_dir, prepare_run_dir, run_lock
+    from arc_seal.records import prepare_run_dir
     from arc_seal.seal import Experiment, failed_rows
 
     if args.resume:
@@ -83,37 +133,21 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
         if args.config:
             raise ConfigError("--config cannot change a resumed run: it keeps its config.yaml")
         config = cfg.for_resume(cfg.stored_config(run_dir), args, str(run_dir))
-        ranks = from_environment(config.device)
-        if ranks.main:
-            held.enter_context(run_lock(run_dir))
-        experiment = Experiment(config, ranks)
-        if ranks.main:
-            cfg.store_config(config, run_dir)  # records a changed W&B mode
     else:
         config = cfg.resolve(
             args,
             cfg.load_yaml(cfg.config_path(args.config or "default")),
             args.config or "default config",
         )
-        ranks = from_environment(config.device)
         run_dir = Path(config.output_dir) if config.output_dir else None
-        if run_dir and ranks.main:
-            prepare_run_dir(run_dir, check_only=True)
-        experiment = Experiment(config, ranks)
-        problem = None
-        if ranks.main:  # one rank makes the run directory; the others are told where it is
-            try:
-                if run_dir:
-                    prepare_run_dir(run_dir)
-                else:
-                    run_dir = new_run_dir("runs", config.subset)
-                held.enter_context(run_lock(run_dir))
-                cfg.store_config(config, run_dir)
-            except ConfigError as e:
-                problem = str(e)
-        run_dir, problem = ranks.share((run_dir, problem))
-        if problem:
-            raise ConfigError(problem)
+    ranks = from_environment(config.device)
+    if run_dir and not args.resume and ranks.main:
+        prepare_run_dir(run_dir, check_only=True)  # before the model loads
+    if args.resume:  # a run directory in use is refused before the model loads
+        run_dir = claim_run_dir(run_dir, True, config, config.subset, ranks, held)
+    experiment = Experiment(config, ranks)
+    if not args.resume:  # a model that fails to load leaves no run directory behind
+        run_dir = claim_run_dir(run_dir, False, config, config.subset, ranks, held)
     if ranks.main:
         print(f"run directory: {run_dir}" + (f" ({ranks.world} ranks)" if ranks.world > 1 else ""))
     try:
@@ -199,6 +233,7 @@ def compare(argv: Sequence[str] | None = None) -> int:
     """
     import json
 
+    from arc_seal.evaluate import RowSummary
     from arc_seal.report import seeds_markdown
 
     parser = argparse.ArgumentParser(
@@ -213,7 +248,9 @@ def compare(argv: Sequence[str] | None = None) -> int:
         path = run_dir / "results.json"
         if not path.is_file():
             raise ConfigError(f"{run_dir}: no results.json (the run has not finished)")
-        results.append(json.loads(path.read_text()))
+        run = json.loads(path.read_text())
+        run["rows"] = {name: RowSummary.from_json(r) for name, r in run["rows"].items()}
+        results.append(run)
     settings = {(r["subset"], r["model"]) for r in results}
     if len(settings) > 1:
         raise ConfigError(f"the runs differ in subset or model: {sorted(settings)}")
@@ -234,27 +271,8 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     --synthetic, N fresh tasks of every synthetic family the embedded model is pretrained on,
     reported per family.
     """
-    import json
-    from contextlib import nullcontext
-    from dataclasses import asdict
-
     from arc_seal import config as cfg
-    from arc_seal.benchmark import (
-        BENCHMARK_ROWS,
-        answer_scores,
-        family,
-        family_summary,
-        loss_markdown,
-        pooled,
-        sanity_tasks,
-        score_tasks,
-        summary,
-        summary_markdown,
-    )
-    from arc_seal.data import load_subset
-    from arc_seal.models import DEFAULT_MODEL, load_model
-    from arc_seal.records import Records, prepare_run_dir, run_lock
-    from arc_seal.ttt import TTTEngine
+    from arc_seal.benchmark import BENCHMARK_ROWS
 
     parser = argparse.ArgumentParser(
         prog="arc-seal evaluate",
@@ -283,7 +301,8 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--out",
         type=Path,
-        help="folder for records.jsonl (each job as it finishes), benchmark.json and .md",
+        help="run directory for records.jsonl (each job as it finishes), benchmark.json and "
+        ".md (default: a new runs/<timestamp>-evaluate-<subset>)",
     )
     parser.add_argument(
         "--resume",
@@ -294,9 +313,36 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.subset is None) == (args.synthetic is None):
         raise ConfigError("give exactly one of --subset and --synthetic")
+    if args.resume and not args.out:
+        raise ConfigError("--resume needs the --out of the evaluation to finish")
     values = cfg.load_yaml(cfg.config_path(args.config))
     values |= {k: getattr(args, k) for k in ("model", "device") if getattr(args, k)}
     config = cfg.resolve(args, values, args.config, EVALUATE_SETTINGS)
+    with ExitStack() as held:  # rank 0 holds the run directory's lock until the end
+        return _evaluate(args, config, held)
+
+
+def _evaluate(args: argparse.Namespace, config: RunConfig, held: ExitStack) -> int:
+    """``evaluate`` once its settings are resolved."""
+    import json
+    from dataclasses import asdict
+
+    from arc_seal.benchmark import (
+        answer_scores,
+        family,
+        family_summary,
+        pooled,
+        sanity_tasks,
+        score_tasks,
+        summary,
+    )
+    from arc_seal.data import load_subset
+    from arc_seal.distributed import from_environment
+    from arc_seal.jobs import Stages
+    from arc_seal.records import Stage, to_json
+    from arc_seal.report import loss_markdown, summary_markdown
+    from arc_seal.ttt import load_engine
+
     if args.synthetic is not None:
         if args.synthetic < 1:
             raise ConfigError(f"--synthetic {args.synthetic}: expected at least 1")
@@ -304,36 +350,33 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"--max-side {args.max_side}: expected 1 to 30")
         tasks = sanity_tasks(args.synthetic, max_side=args.max_side)
         title = f"{args.synthetic} fresh synthetic tasks per family (grids up to {args.max_side})"
+        name = "evaluate-synthetic"
     else:
         tasks, title = load_subset(args.subset).eval, f"subset {args.subset}"
+        name = f"evaluate-{Path(args.subset).stem}"
     tasks = tasks[: args.limit] if args.limit else tasks
-    if args.resume and not args.out:
-        raise ConfigError("--resume needs the --out of the evaluation to finish")
-    if args.out and args.resume:
-        if cfg.stored_config(args.out) != config:
-            raise ConfigError(
-                f"{args.out}: its evaluation ran under other settings ({cfg.CONFIG} there); "
-                "evaluate into a new --out"
-            )
-    elif args.out:
-        prepare_run_dir(args.out)
-        cfg.store_config(config, args.out)
-    model, tokenizer = load_model(
-        config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
-    )
-    engine = TTTEngine(model, tokenizer, config.ttt)
+    if args.resume:
+        check_resumable(args.out, config)
+    ranks = from_environment(config.device)
+    if args.resume:
+        out = claim_run_dir(args.out, True, config, name, ranks, held)
+    engine = load_engine(config, ranks.device(config.device))
+    if not args.resume:
+        out = claim_run_dir(args.out, False, config, name, ranks, held)
+    stages = Stages(out, config, ranks)
+    records = score_tasks(stages, engine, tasks, config, [Stage(r) for r in args.rows])
+    stages.finish()
+    if not ranks.main:  # its share is recorded; rank 0 reports
+        return 0
     loss, family_loss = None, {}
     if args.loss:
         with engine.base_model():
             per_task = answer_scores(engine.model, engine.encoder, tasks)
         loss = pooled(list(per_task.values()))
         if args.synthetic is not None:
-            for name in dict.fromkeys(family(t.id) for t in tasks):
-                family_loss[name] = pooled([s for i, s in per_task.items() if family(i) == name])
-    with run_lock(args.out) if args.out else nullcontext():
-        store = Records(args.out) if args.out else None
-        scores = score_tasks(engine, tasks, config, {row: row for row in args.rows}, store)
-    table = summary(scores) if args.synthetic is None else family_summary(scores)
+            for group in dict.fromkeys(family(t.id) for t in tasks):
+                family_loss[group] = pooled([s for i, s in per_task.items() if family(i) == group])
+    table = summary(records) if args.synthetic is None else family_summary(records)
     text = summary_markdown(f"{config.model or 'embedded default model'}: {title}", table)
     if loss is not None:
         text += (
@@ -344,17 +387,27 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     if family_loss:
         text += "\nPer family, teacher-forced:\n\n" + loss_markdown(family_loss)
     print(text)
-    if args.out:
-        (args.out / "benchmark.md").write_text(text)
-        report = {
-            "title": title,
-            "model": config.model or "embedded default",
-            "summary": table,
-            "held_out_loss": loss,
-            "held_out_loss_by_family": family_loss,
-            "tasks": [asdict(s) for s in scores],
+    print(f"run directory: {out}")
+    (out / "benchmark.md").write_text(text)
+    report = {
+        "title": title,
+        "model": config.model or "embedded default",
+        "summary": table,
+        "held_out_loss": loss,
+        "held_out_loss_by_family": family_loss,
+        "tasks": [json.loads(to_json(r)) for r in records],
+    }
+    (out / "benchmark.json").write_text(json.dumps(report, indent=1, default=asdict))
+    stages.tracker.log(
+        {
+            f"{row}/{group}/{metric}": value
+            for row, groups in table.items()
+            for group, r in groups.items()
+            for metric, value in asdict(r).items()
+            if isinstance(value, float)
         }
-        (args.out / "benchmark.json").write_text(json.dumps(report, indent=1))
+    )
+    stages.tracker.finish()
     return 0
 
 
@@ -362,35 +415,20 @@ def curate(argv: Sequence[str] | None = None) -> int:
     """Curate a subset for a model: the pool's tasks that some TTT configuration solves.
 
     arc-seal curate --name embedded-curated --size 16 --limit 60 --out runs/curate
-    arc-seal curate --name embedded-curated --size 16 --limit 60 --out runs/curate  # resumes
+    arc-seal curate --name embedded-curated --size 16 --limit 60 --out runs/curate --resume
     arc-seal curate --name synthetic-curated --synthetic 3 --max-side 5 --size 6 --out runs/cs
 
     Every pool task is trained on and answered under every configuration of a grid (the
-    self-edit space of --config, or a seeded sample of --size); each verdict is recorded as it
-    completes in OUT/grid.jsonl, so a second call with the same --out finishes an interrupted
-    curation. The tasks some configuration solves are split (seeded) into train and eval and
-    written, with the grid, to --write (default tasks/NAME.json). With --synthetic the pool is
-    fresh synthetic tasks (a seed the sanity check and pretraining do not use), and the kept
-    ones are written as task files to a folder NAME beside the subset file.
+    self-edit space of --config, or a seeded sample of --size): one job each, recorded in
+    OUT/records.jsonl as it completes, so --resume finishes an interrupted curation (under the
+    same pool and settings). Settings (TTT, prediction, the self-edit space) come from
+    --config, then the --ttt.*, --predict.*, --learning-rates and --epoch-options flags. The
+    tasks some configuration solves are split (seeded) into train and eval and written, with
+    the grid, to --write (default tasks/NAME.json). With --synthetic the pool is fresh
+    synthetic tasks (a seed the sanity check and pretraining do not use), and the kept ones
+    are written as task files to a folder NAME beside the subset file.
     """
-    from dataclasses import asdict
-
-    import numpy as np
-
     from arc_seal import config as cfg
-    from arc_seal.benchmark import sanity_tasks
-    from arc_seal.curate import (
-        CURATION_SEED,
-        configurations,
-        run_grid,
-        subset_spec,
-        write_subset,
-    )
-    from arc_seal.data import load_subset
-    from arc_seal.jobs import run_job, self_edit_ttt
-    from arc_seal.models import DEFAULT_MODEL, load_model
-    from arc_seal.self_edit import SelfEditSpace
-    from arc_seal.ttt import TTTEngine
 
     parser = argparse.ArgumentParser(
         prog="arc-seal curate",
@@ -421,17 +459,41 @@ def curate(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size", type=int, help="a seeded sample of N configurations")
     parser.add_argument("--eval-fraction", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0, help="seeds the samples and the split")
-    parser.add_argument("--out", type=Path, required=True, help="folder for grid.jsonl")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="run directory for the grid's records.jsonl"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish the interrupted curation in --out: pairs recorded there are not run again",
+    )
     parser.add_argument("--write", type=Path, help="subset file (default: tasks/NAME.json)")
     cfg.add_arguments(parser, CURATE_SETTINGS)
     args = parser.parse_args(argv)
     if not 0 < args.eval_fraction < 1:
         raise ConfigError(f"--eval-fraction {args.eval_fraction}: expected between 0 and 1")
-
     values = cfg.load_yaml(cfg.config_path(args.config))
     if args.model:
         values["model"] = args.model
     config = cfg.resolve(args, values, args.config, CURATE_SETTINGS)
+    with ExitStack() as held:  # rank 0 holds the run directory's lock until the end
+        return _curate(args, config, held)
+
+
+def _curate(args: argparse.Namespace, config: RunConfig, held: ExitStack) -> int:
+    """``curate`` once its settings are resolved."""
+    import json
+
+    import numpy as np
+
+    from arc_seal.benchmark import sanity_tasks
+    from arc_seal.curate import CURATION_SEED, configurations, run_grid, subset_spec, write_subset
+    from arc_seal.data import load_subset
+    from arc_seal.distributed import from_environment
+    from arc_seal.jobs import Stages, run_job, self_edit_ttt
+    from arc_seal.self_edit import SelfEditSpace
+    from arc_seal.ttt import load_engine
+
     if args.synthetic:
         if not 3 <= args.max_side <= 30:
             raise ConfigError(f"--max-side {args.max_side}: expected 3 to 30")
@@ -456,22 +518,37 @@ def curate(argv: Sequence[str] | None = None) -> int:
         tasks = [tasks[i] for i in sorted(picked.tolist())]
     space = SelfEditSpace(config.learning_rates, config.epoch_options)
     configs = configurations(space, args.size, args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    model, tokenizer = load_model(
-        config.model or DEFAULT_MODEL, config.device, trust_remote_code=config.trust_remote_code
-    )
-    engine = TTTEngine(model, tokenizer, config.ttt)
-    print(f"{len(tasks)} tasks x {len(configs)} configurations")
+    # what makes the pool and the grid: a resumed curation must draw the very same
+    drawn = {k: getattr(args, k) for k in ("pool", "exclude", "synthetic", "max_side", "limit")}
+    drawn |= {"size": args.size, "seed": args.seed, "tasks": [t.id for t in tasks]}
+    pool_file = args.out / "pool.json"
+    if args.resume:
+        check_resumable(args.out, config)
+        if not pool_file.is_file() or json.loads(pool_file.read_text()) != drawn:
+            raise ConfigError(
+                f"{args.out}: its curation drew another pool or grid ({pool_file.name} there: "
+                "--pool, --synthetic, --limit, --size, --seed...); curate into a new --out"
+            )
+    ranks = from_environment(config.device)
+    if args.resume:
+        out = claim_run_dir(args.out, True, config, f"curate-{args.name}", ranks, held)
+    engine = load_engine(config, ranks.device(config.device))
+    if not args.resume:
+        out = claim_run_dir(args.out, False, config, f"curate-{args.name}", ranks, held)
+    if ranks.main:
+        pool_file.write_text(json.dumps(drawn, indent=1))
+        print(f"{len(tasks)} tasks x {len(configs)} configurations")
+    stages = Stages(out, config, ranks)
 
-    def judge(task, edit) -> dict:
-        job = run_job(engine, task, self_edit_ttt(config, task, edit, config.seed), config.predict)
-        if job.get("failure"):
-            return {"solved": False, "cell_accuracy": 0.0, "failure": job["failure"]}
-        return {"solved": job["solved"], "cell_accuracy": job["cell_accuracy"]}
+    def judge(job, edit):
+        ttt = self_edit_ttt(config, job.task, edit, config.seed)
+        return run_job(engine, job, ttt, config.predict)
 
-    settings = {"model": config.model, "seed": config.seed, "ttt_seed": config.ttt_seed}
-    settings |= {"ttt": asdict(config.ttt), "predict": asdict(config.predict)}
-    solved = run_grid(tasks, configs, judge, args.out, settings)
+    solved = run_grid(stages, tasks, configs, judge)
+    stages.finish()
+    stages.tracker.finish()
+    if not ranks.main:  # its share is recorded; rank 0 writes the subset
+        return 0
     spec = subset_spec(dataset, solved, configs, args.eval_fraction, args.seed)
     target = args.write or Path("tasks") / f"{args.name}.json"
     write_subset(target, spec, tasks if args.synthetic else None)

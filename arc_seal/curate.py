@@ -3,11 +3,11 @@ training configuration solves, so that the reward can fire and a policy has some
 
 Every task of a pool (held out of the model's pretraining) is trained on and answered under
 every configuration of a grid — the self-edit space (augmentation families x loss x learning
-rate x epochs), or a seeded sample of it. Each (task, configuration) verdict is appended to
-``grid.jsonl`` as it completes (synced, like a run's records; a damaged line is set aside and
-its pair judged again), so an interrupted curation resumes. The tasks some
-configuration solves are split, seeded, into train and eval halves and written as a subset
-file that also carries the grid: which configurations solve which task. A run on that subset
+rate x epochs), or a seeded sample of it. Each (task, configuration) pair is a job of the
+stage ``grid``, recorded in the run directory's ``records.jsonl`` as it completes (synced; a
+damaged line is set aside and its pair judged again), so an interrupted curation resumes. The
+tasks some configuration solves are split, seeded, into train and eval halves and written as a
+subset file that also carries the grid: which configurations solve which task. A run on that subset
 then shows two more rows, read from the grid: the best fixed configuration (the one that
 solves the most train tasks, applied to every eval task) and the grid oracle (an eval task
 counts if any configuration solves it: the ceiling for any policy).
@@ -15,23 +15,21 @@ counts if any configuration solves it: the ceiling for any policy).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
-import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from arc_seal.augment import FAMILIES
-from arc_seal.errors import ConfigError
+from arc_seal.evaluate import RowSummary
 from arc_seal.grid import Task
-from arc_seal.records import append_line, read_lines
+from arc_seal.jobs import Job, Stages
+from arc_seal.records import JobRecord, Stage
 from arc_seal.self_edit import STRATEGIES, SelfEdit, SelfEditSpace
 
-GRID = "grid.jsonl"
 # Synthetic curation pools are drawn from here on, away from the sanity check's seeds.
 CURATION_SEED = 54321
 
@@ -53,56 +51,24 @@ def configurations(space: SelfEditSpace, size: int | None = None, seed: int = 0)
 
 
 def run_grid(
+    stages: Stages,
     tasks: list[Task],
     configs: list[SelfEdit],
-    judge: Callable[[Task, SelfEdit], dict],
-    out_dir: Path,
-    settings: dict | None = None,
+    judge: Callable[[Job, SelfEdit], JobRecord],
 ) -> dict[str, list[bool]]:
-    """``judge(task, config)`` (a dict with ``solved``) for every pair not yet in
-    ``out_dir/grid.jsonl``; each verdict appended as it completes. ``settings`` (the model, TTT
-    and prediction settings the judge applies) are part of each verdict's key, so a resumed
-    curation under other settings is refused. Returns task id -> solved per configuration."""
-    path = Path(out_dir) / GRID
-    done = {(row["task"], row["config"]): row for row in read_lines(path, _grid_row)}
-    keys = {t.id: _digest(t.to_json()) for t in tasks}
-    config_keys = [_digest({"self_edit": c.to_json(), **(settings or {})}) for c in configs]
-    for (task_id, i), row in done.items():
-        # a verdict is reused only for the very task and configuration it judged
-        if (
-            task_id in keys
-            and i < len(configs)
-            and row.get("keys") != [keys[task_id], config_keys[i]]
-        ):
-            raise ConfigError(
-                f"{path}: task {task_id!r} or configuration {i} differs from the one graded "
-                "there (another pool, --size, --seed or setting?); curate into a new --out"
-            )
-    todo = [(t, i) for t in tasks for i in range(len(configs)) if (t.id, i) not in done]
-    for task, i in tqdm(todo, desc="curation", unit="run"):
-        start = time.perf_counter()
-        verdict = judge(task, configs[i])
-        row = {"task": task.id, "config": i, "keys": [keys[task.id], config_keys[i]], **verdict}
-        row["seconds"] = round(time.perf_counter() - start, 2)
-        append_line(path, json.dumps(row))
-        done[(task.id, i)] = row
-    return {t.id: [bool(done[(t.id, i)]["solved"]) for i in range(len(configs))] for t in tasks}
+    """``judge(job, configuration)`` for every (task, configuration) pair the run directory
+    has not recorded: stage ``grid``, the job's sample the configuration's index, the
+    configuration stored in the record as its self-edit. Returns task id -> solved per
+    configuration (a failed job solves nothing)."""
 
+    def graded(job: Job) -> JobRecord:
+        return replace(judge(job, configs[job.sample]), self_edit=configs[job.sample])
 
-def _grid_row(line: str) -> dict:
-    row = json.loads(line)
-    if not (
-        isinstance(row, dict)
-        and isinstance(row.get("task"), str)
-        and isinstance(row.get("config"), int)
-        and "solved" in row
-    ):
-        raise ValueError("not a grid row (task, config, solved)")
-    return row
-
-
-def _digest(value: dict) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+    records = stages.run(Stage.GRID, 0, tasks, len(configs), graded)
+    n = len(configs)
+    return {
+        t.id: [bool(r.solved) for r in records[i * n : (i + 1) * n]] for i, t in enumerate(tasks)
+    }
 
 
 def split(
@@ -150,7 +116,7 @@ def write_subset(target: Path, spec: dict, pool: list[Task] | None = None) -> No
     target.write_text(json.dumps(spec, indent=1))
 
 
-def grid_rows(grid: dict, train: list[str], eval_: list[str]) -> dict[str, dict]:
+def grid_rows(grid: dict, train: list[str], eval_: list[str]) -> dict[str, RowSummary]:
     """The two rows a grid gives without running anything: ``best_fixed`` and
     ``grid_oracle``, on the eval tasks, shaped like the other rows."""
     solves = {t: set(grid["solved"].get(t, [])) for t in (*train, *eval_)}
@@ -164,20 +130,15 @@ def grid_rows(grid: dict, train: list[str], eval_: list[str]) -> dict[str, dict]
     rows = {}
     for name, outcomes in per_task.items():
         correct = sum(v[0] for v in outcomes.values())
-        rows[name] = {
-            "jobs": len(eval_),
-            "failed": 0,
-            "failures": {},
-            "scored": True,
-            "accuracy": correct / len(eval_) if eval_ else None,
-            "correct": correct,
-            "total": len(eval_),
-            "per_task": outcomes,
-            "cell_accuracy": None,
-            "trivial_cell_accuracy": None,
-            "shape_accuracy": None,
-            "truth_in_candidates": None,
-            "per_task_cells": {},
-        }
-    rows["best_fixed"]["configuration"] = grid["configurations"][best] if n else None
+        rows[name] = RowSummary(
+            jobs=len(eval_),
+            failed=0,
+            failures={},
+            scored=True,
+            accuracy=correct / len(eval_) if eval_ else None,
+            correct=correct,
+            total=len(eval_),
+            per_task=outcomes,
+        )
+    rows["best_fixed"].configuration = grid["configurations"][best] if n else None
     return rows

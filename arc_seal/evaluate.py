@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from arc_seal.augment import FAMILIES
 from arc_seal.grid import Task
 from arc_seal.predict import Candidate, vote
 from arc_seal.records import JobRecord
+from arc_seal.self_edit import FLAGS, SelfEdit
 
 ROWS = ("icl", "no_rl", "seal", "oracle")
 ROW_NAMES = {
@@ -46,23 +48,56 @@ def failure_kind(reason: str) -> str:
     return re.sub(r"\d+(\.\d+)?", "N", reason)
 
 
-def choice_shares(edits: list[dict]) -> dict[str, float]:
+def choice_shares(edits: list[SelfEdit]) -> dict[str, float]:
     """How often the policy picked each option, over parsed self-edits: what a row's policy
     prefers, comparable before and after ReST-EM."""
     if not edits:
         return {}
     counts: Counter[str] = Counter()
     for e in edits:
-        training, data = e["training"], e["data_generation"]
-        counts[f"learning rate {training['learning_rate']:g}"] += 1
-        counts[f"epochs {training['num_train_epochs']}"] += 1
-        counts[f"loss {training['strategy'].removeprefix('train_using_')}"] += 1
-        for family in FAMILIES:
-            counts[f"{family} augmentations"] += bool(data[f"use_{family}_augmentations"])
+        counts[f"learning rate {e.learning_rate:g}"] += 1
+        counts[f"epochs {e.num_train_epochs}"] += 1
+        counts[f"loss {e.strategy.removeprefix('train_using_')}"] += 1
+        for family, flag in zip(FAMILIES, FLAGS, strict=True):
+            counts[f"{family} augmentations"] += bool(getattr(e, flag))
     return {k: round(v / len(edits), 4) for k, v in sorted(counts.items())}
 
 
-def row_summary(records: list[JobRecord], task_ids: list[str]) -> dict:
+@dataclass
+class RowSummary:
+    """What one row's jobs add up to; ``results.json`` holds one per row."""
+
+    jobs: int
+    failed: int
+    failures: dict[str, int]
+    """Failed jobs per kind of failure (``failure_kind``)."""
+    scored: bool
+    """False when the row's tasks have no known test outputs (answered, not scored)."""
+    accuracy: float | None
+    correct: int
+    total: int
+    per_task: dict[str, list[bool]]
+    """Task id -> solved, per sample."""
+    cell_accuracy: float | None = None
+    trivial_cell_accuracy: float | None = None
+    shape_accuracy: float | None = None
+    truth_in_candidates: float | None = None
+    per_task_cells: dict[str, list[list[float]]] = field(default_factory=dict)
+    """Task id -> [cell accuracy, trivial answer's] per answered job."""
+    choices: dict[str, float] = field(default_factory=dict)
+    """``choice_shares`` of the row's self-edits."""
+    configuration: dict | None = None
+    """The one configuration a grid row applies (``best_fixed``)."""
+    seconds_per_job: float | None = None
+    """Mean wall-clock seconds per job, where a table shows cost (the benchmark's); left out
+    of a run's rows, so two runs with the same verdicts have the same rows."""
+
+    @classmethod
+    def from_json(cls, raw: dict) -> RowSummary:
+        return cls(**{f.name: raw[f.name] for f in fields(cls) if f.name in raw})
+
+
+def row_summary(records: list[JobRecord], task_ids: list[str]) -> RowSummary:
     """Accuracy, dense scores, failures and per-task outcomes of one row."""
     records = sorted(records, key=lambda r: r.sample)
     failed = [r for r in records if r.failure is not None]
@@ -73,24 +108,24 @@ def row_summary(records: list[JobRecord], task_ids: list[str]) -> dict:
     correct = sum(sum(v) for v in per_task.values())
     dense = [r for r in answered if r.scored]
 
-    def mean(field: str) -> float | None:
-        values = [getattr(r, field) for r in dense if getattr(r, field) is not None]
+    def mean(name: str) -> float | None:
+        values = [getattr(r, name) for r in dense if getattr(r, name) is not None]
         return float(np.mean(values)) if values else None
 
-    return {
-        "jobs": len(records),
-        "failed": len(failed),
-        "failures": dict(Counter(failure_kind(r.failure) for r in failed).most_common()),
-        "scored": scored,
-        "accuracy": correct / total if scored and total else None,
-        "correct": correct,
-        "total": total,
-        "per_task": per_task,
-        "cell_accuracy": mean("cell_accuracy"),
-        "trivial_cell_accuracy": mean("trivial_cell_accuracy"),
-        "shape_accuracy": mean("shape_accuracy"),
-        "truth_in_candidates": mean("truth_in_candidates"),
-        "per_task_cells": {
+    return RowSummary(
+        jobs=len(records),
+        failed=len(failed),
+        failures=dict(Counter(failure_kind(r.failure) for r in failed).most_common()),
+        scored=scored,
+        accuracy=correct / total if scored and total else None,
+        correct=correct,
+        total=total,
+        per_task=per_task,
+        cell_accuracy=mean("cell_accuracy"),
+        trivial_cell_accuracy=mean("trivial_cell_accuracy"),
+        shape_accuracy=mean("shape_accuracy"),
+        truth_in_candidates=mean("truth_in_candidates"),
+        per_task_cells={
             t: [
                 [round(r.cell_accuracy, 4), round(r.trivial_cell_accuracy or 0.0, 4)]
                 for r in dense
@@ -98,8 +133,8 @@ def row_summary(records: list[JobRecord], task_ids: list[str]) -> dict:
             ]
             for t in task_ids
         },
-        "choices": choice_shares([r.self_edit for r in records if r.self_edit]),
-    }
+        choices=choice_shares([r.self_edit for r in records if r.self_edit]),
+    )
 
 
 def voted_attempts(task: Task, records: list[JobRecord]) -> list[list[np.ndarray]]:

@@ -23,10 +23,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
 from arc_seal.errors import ConfigError
+from arc_seal.self_edit import InvalidSelfEdit, SelfEdit, self_edit_from_json
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,30 @@ STOP_AFTER = "ARC_SEAL_STOP_AFTER_RECORDS"
 STOP_SIGNAL = "ARC_SEAL_STOP_SIGNAL"
 Key = tuple[str, int, str, int]
 T = TypeVar("T")
+
+
+class Stage(StrEnum):
+    """What a job is for. A stage is its own name (``str(Stage.ICL) == "icl"``), so records,
+    keys and job seeds read as they always have."""
+
+    ICL = "icl"
+    """The bare model answers (in-context learning)."""
+    ORACLE = "oracle"
+    """Test-time training under the oracle configuration, on eval tasks."""
+    ORACLE_TRAIN = "oracle_train"
+    """The same, on train tasks."""
+    NO_RL = "no_rl"
+    """Self-edits of the un-reinforced policy, on eval tasks."""
+    REST_EM = "rest_em"
+    """Self-edits sampled on train tasks, to be rewarded."""
+    BASELINE = "baseline"
+    """ICL on train tasks, the bar of the ``best_of_n`` reward."""
+    SEAL = "seal"
+    """Self-edits of the reinforced policy, on eval tasks."""
+    SFT = "sft"
+    """A ReST-EM policy update (a ``PolicyUpdate``, not a job)."""
+    GRID = "grid"
+    """Curation: a task under one configuration of the grid (the sample is its index)."""
 
 
 @dataclass
@@ -64,7 +90,7 @@ class JobRecord:
     job failed before answering; ``failure`` says why a job failed.
     """
 
-    stage: str
+    stage: Stage
     iteration: int
     task_id: str
     sample: int
@@ -80,8 +106,9 @@ class JobRecord:
     failure: str | None = None
     seconds: float = 0.0
     ttt: TTTStats | None = None
-    self_edit: dict | None = None
-    """The parsed self-edit in the reference JSON layout; None when none was valid."""
+    self_edit: SelfEdit | None = None
+    """The configuration the job trained under, when a self-edit chose it (stored in the
+    reference JSON layout); None when none was valid."""
     self_edit_text: str | None = None
     invalid: str | None = None
     logprob: float | None = None
@@ -111,7 +138,7 @@ class PolicyUpdate:
     seconds: float = 0.0
     failure: str | None = None
     """Why the fine-tuning failed (the policy is then unchanged)."""
-    stage: str = "sft"
+    stage: Stage = Stage.SFT
     task_id: str = "*"
     sample: int = 0
 
@@ -124,7 +151,10 @@ Record = JobRecord | PolicyUpdate
 
 
 def to_json(record: Record) -> str:
-    return json.dumps(dataclasses.asdict(record))
+    raw = dataclasses.asdict(record)
+    if isinstance(record, JobRecord) and record.self_edit is not None:
+        raw["self_edit"] = record.self_edit.to_json()
+    return json.dumps(raw)
 
 
 def from_json(line: str) -> Record:
@@ -140,16 +170,23 @@ def from_dict(raw: Any) -> Record:
     """A record from its parsed JSON; ``ValueError`` (with the reason) for anything malformed."""
     if not isinstance(raw, dict):
         raise ValueError("not a JSON object")
-    cls = PolicyUpdate if raw.get("stage") == "sft" else JobRecord
+    try:
+        stage = Stage(raw.get("stage"))
+    except ValueError:
+        raise ValueError(f"unknown stage {raw.get('stage')!r}") from None
+    cls = PolicyUpdate if stage is Stage.SFT else JobRecord
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(raw) - names
     if unknown:
         raise ValueError(f"unknown fields {sorted(unknown)}")
+    raw["stage"] = stage
     try:
         if cls is JobRecord and raw.get("ttt") is not None:
             raw["ttt"] = TTTStats(**raw["ttt"])
+        if cls is JobRecord and raw.get("self_edit") is not None:
+            raw["self_edit"] = self_edit_from_json(raw["self_edit"])
         return cls(**raw)
-    except TypeError as e:
+    except (TypeError, InvalidSelfEdit) as e:
         raise ValueError(str(e)) from None
 
 
@@ -261,7 +298,7 @@ class Records:
             path.unlink()
         self.path = self.run_dir / RECORDS
 
-    def jobs(self, stage: str | None = None) -> list[JobRecord]:
+    def jobs(self, stage: Stage | None = None) -> list[JobRecord]:
         return [
             r
             for r in self.done.values()

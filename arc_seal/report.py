@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from arc_seal.evaluate import ROWS, row_title
+from arc_seal.augment import FAMILIES
+from arc_seal.evaluate import ROWS, RowSummary, row_title
 from arc_seal.grid import Task
 from arc_seal.records import JobRecord, Record
+from arc_seal.self_edit import FLAGS
 
 TABLE_ROWS = (*ROWS, "oracle_train", "best_fixed", "grid_oracle")
 
@@ -29,12 +31,18 @@ def table_rows(names) -> list[str]:
     return out
 
 
-def _accuracy(r: dict) -> str:
-    if r["jobs"] and r["failed"] == r["jobs"]:
-        return f"all {r['jobs']} jobs failed"
-    if not r["scored"]:
+def markdown_table(header: list[str], rows: list[list]) -> list[str]:
+    """A markdown table's lines: every table this project prints or writes is made here."""
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+
+
+def _accuracy(r: RowSummary) -> str:
+    if r.jobs and r.failed == r.jobs:
+        return f"all {r.jobs} jobs failed"
+    if not r.scored:
         return "not scored"
-    return f"{100 * r['accuracy']:.1f}%"
+    return f"{100 * r.accuracy:.1f}%"
 
 
 def _score(value: float | None) -> str:
@@ -42,34 +50,31 @@ def _score(value: float | None) -> str:
 
 
 def results_markdown(results: dict) -> str:
-    lines = [
-        f"# {results['subset']}: {results['model']} (seed {results['seed']})",
-        "",
-        "| setting | pass@2 accuracy | correct / total | cell accuracy | trivial answer "
-        "| shape accuracy | failed |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+    """A run's ``results`` (its rows typed) as ``results.md``."""
+    rows: dict[str, RowSummary] = results["rows"]
+    header = ["setting", "pass@2 accuracy", "correct / total", "cell accuracy"]
+    header += ["trivial answer", "shape accuracy", "failed"]
+    table = [
+        [row_title(name), _accuracy(r), f"{r.correct} / {r.total}", _score(r.cell_accuracy)]
+        + [_score(r.trivial_cell_accuracy), _score(r.shape_accuracy), f"{r.failed} / {r.jobs}"]
+        for name in table_rows(rows)
+        for r in [rows[name]]
     ]
-    rows = results["rows"]
-    for name in table_rows(rows):
-        r = rows[name]
-        lines.append(
-            f"| {row_title(name)} | {_accuracy(r)} | {r['correct']} / {r['total']} "
-            f"| {_score(r['cell_accuracy'])} | {_score(r.get('trivial_cell_accuracy'))} "
-            f"| {_score(r['shape_accuracy'])} | {r['failed']} / {r['jobs']} |"
-        )
-    for name in (n for n in table_rows(rows) if rows[n]["failures"]):
-        reasons = "; ".join(f"{n} x {why}" for why, n in rows[name]["failures"].items())
+    lines = [f"# {results['subset']}: {results['model']} (seed {results['seed']})", ""]
+    lines += markdown_table(header, table)
+    for name in (n for n in table_rows(rows) if rows[n].failures):
+        reasons = "; ".join(f"{n} x {why}" for why, n in rows[name].failures.items())
         lines.append(f"\nFailed in {row_title(name)}: {reasons}")
     for name, rate in results.get("train_reward_rate", {}).items():
         lines.append(f"\nReST-EM iteration {name}: train reward rate {100 * rate:.1f}%")
-    lines += ["", "## Per task (solved samples)", "", "| task | " + " | ".join(ROWS) + " |"]
-    lines.append("| --- |" + " --- |" * len(ROWS))
-    for t in next((r["per_task"] for n, r in rows.items() if n != "oracle_train"), {}):
+    per_task = []
+    for t in next((r.per_task for n, r in rows.items() if n != "oracle_train"), {}):
         cells = []
         for row in ROWS:
-            outcomes = rows.get(row, {}).get("per_task", {}).get(t, [])
+            outcomes = rows[row].per_task.get(t, []) if row in rows else []
             cells.append(f"{sum(outcomes)}/{len(outcomes)}" if outcomes else "-")
-        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+        per_task.append([t, *cells])
+    lines += ["", "## Per task (solved samples)", ""] + markdown_table(["task", *ROWS], per_task)
     seconds = ", ".join(f"{k} {v:.0f}s" for k, v in results["seconds"].items())
     note = (
         "Trivial answer: the cell accuracy of the better of two answers that need no "
@@ -77,7 +82,7 @@ def results_markdown(results: dict) -> str:
         "input copied), on the same jobs; a cell accuracy below it is no evidence of skill."
     )
     lines += ["", note, "", f"Time: {seconds}", ""]
-    return "\n".join(lines + choices_markdown([results]))
+    return "\n".join(lines + choices_markdown([rows]))
 
 
 def _spread(values: list[float], fmt: str, unit: str = "") -> str:
@@ -88,45 +93,75 @@ def seeds_markdown(runs: list[dict]) -> str:
     """One table over several runs (seeds) of the same setting: each row's mean with the
     lowest and highest run beside it, so a gap between rows can be read against the spread."""
     seeds = ", ".join(str(r["seed"]) for r in runs)
-    lines = [
-        f"# {runs[0]['subset']}: {runs[0]['model']}, {len(runs)} runs (seeds {seeds})",
-        "",
-        "| setting | pass@2 accuracy | cell accuracy | trivial answer | shape accuracy |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    header = ["setting", "pass@2 accuracy", "cell accuracy", "trivial answer", "shape accuracy"]
+    table = []
     for row in table_rows(runs[0]["rows"]):
-        present = [r["rows"][row] for r in runs if row in r["rows"]]
+        present: list[RowSummary] = [r["rows"][row] for r in runs if row in r["rows"]]
         if len(present) != len(runs):
             continue
-        if any(p["accuracy"] is None for p in present):
-            lines.append(f"| {row_title(row)} | not scored or failed in some run | - | - | - |")
+        if any(p.accuracy is None for p in present):
+            table.append([row_title(row), "not scored or failed in some run", "-", "-", "-"])
             continue
-        cells = [_spread([100 * p["accuracy"] for p in present], ".1f", unit="%")]
+        cells = [_spread([100 * p.accuracy for p in present], ".1f", unit="%")]
         for metric in ("cell_accuracy", "trivial_cell_accuracy", "shape_accuracy"):
-            values = [p.get(metric) for p in present]
+            values = [getattr(p, metric) for p in present]
             cells.append("-" if None in values else _spread(values, ".3f"))
-        lines.append(f"| {row_title(row)} | " + " | ".join(cells) + " |")
+        table.append([row_title(row), *cells])
+    lines = [f"# {runs[0]['subset']}: {runs[0]['model']}, {len(runs)} runs (seeds {seeds})", ""]
+    lines += markdown_table(header, table)
     lines += ["", "Each cell: mean over runs [lowest, highest].", ""]
-    return "\n".join(lines + choices_markdown(runs))
+    return "\n".join(lines + choices_markdown([r["rows"] for r in runs]))
 
 
-def choices_markdown(runs: list[dict]) -> list[str]:
+def choices_markdown(runs: list[dict[str, RowSummary]]) -> list[str]:
     """What the policy picked in each row that samples self-edits (share of its self-edits,
     mean over runs): the policy's preferences before and after ReST-EM, side by side."""
-    rows = [
-        n
-        for n in table_rows(runs[0]["rows"])
-        if all(r["rows"].get(n, {}).get("choices") for r in runs)
-    ]
+    rows = [n for n in table_rows(runs[0]) if all(n in r and r[n].choices for r in runs)]
     if not rows:
         return []
-    options = sorted({o for r in runs for n in rows for o in r["rows"][n]["choices"]})
-    lines = ["## Self-edit choices", "", "| option | " + " | ".join(map(row_title, rows)) + " |"]
-    lines.append("| --- |" + " --- |" * len(rows))
-    for option in options:
-        shares = [np.mean([r["rows"][n]["choices"].get(option, 0.0) for r in runs]) for n in rows]
-        lines.append(f"| {option} | " + " | ".join(f"{100 * v:.0f}%" for v in shares) + " |")
+    options = sorted({o for r in runs for n in rows for o in r[n].choices})
+    table = [
+        [option]
+        + [f"{100 * np.mean([r[n].choices.get(option, 0.0) for r in runs]):.0f}%" for n in rows]
+        for option in options
+    ]
+    lines = ["## Self-edit choices", ""]
+    lines += markdown_table(["option", *map(row_title, rows)], table)
     return lines + ["", "Share of each row's parsed self-edits that picked the option.", ""]
+
+
+def summary_markdown(title: str, table: dict[str, dict[str, RowSummary]]) -> str:
+    """An evaluation's rows per group (``benchmark.summary``), with seconds per job."""
+    header = ["row", "group", "solved (pass@2)", "right answer among candidates"]
+    header += ["cell accuracy", "trivial answer", "shape accuracy", "s / task", "failed"]
+    lines = []
+    for row, groups in table.items():
+        for g, r in groups.items():
+            if r.scored:
+                scores = [f"{r.correct} / {r.total} ({100 * r.accuracy:.0f}%)"]
+                scores += [f"{r.truth_in_candidates:.2f}", f"{r.cell_accuracy:.3f}"]
+                scores += [f"{r.trivial_cell_accuracy:.3f}", f"{r.shape_accuracy:.3f}"]
+            elif r.failed == r.jobs:
+                scores = [f"0 / {r.jobs}, every job failed", "-", "-", "-", "-"]
+            else:
+                scores = [f"not scored ({r.jobs} tasks without known outputs)", "-", "-", "-", "-"]
+            lines.append([row, g, *scores, f"{r.seconds_per_job:.1f}", r.failed])
+    return "\n".join([f"# {title}", "", *markdown_table(header, lines)]) + "\n"
+
+
+def loss_markdown(losses: dict[str, dict[str, float]]) -> str:
+    """Teacher-forced scores per group (``held_out_loss`` of each group's tasks) as a table."""
+    header = ["group", "held-out loss", "token accuracy", "answers right, teacher-forced"]
+    table = [
+        [
+            g,
+            f"{r['loss']:.4f}",
+            f"{r['token_accuracy']:.3f}",
+            f"{r['answers_right']} / {r['tasks']}",
+        ]
+        for g, r in losses.items()
+    ]
+    return "\n".join(markdown_table(header, table)) + "\n"
 
 
 def submission(tasks: list[Task], attempts: dict[str, list[list[np.ndarray]]]) -> dict:
@@ -207,25 +242,21 @@ class Tracker:
         if self.run is None or not edits:
             return
         prefix = f"self_edit/{stage}" + (f"-{iteration}" if iteration else "")
-        flags = ("basic", "size", "chain", "repeat")
         values = {
-            f"{prefix}/learning_rate": [e["training"]["learning_rate"] for _, e in edits],
-            f"{prefix}/epochs": [e["training"]["num_train_epochs"] for _, e in edits],
+            f"{prefix}/learning_rate": [e.learning_rate for _, e in edits],
+            f"{prefix}/epochs": [e.num_train_epochs for _, e in edits],
             f"{prefix}/output_tokens": [
-                float(e["training"]["strategy"] == "train_using_output_tokens") for _, e in edits
+                float(e.strategy == "train_using_output_tokens") for _, e in edits
             ],
         }
-        for flag in flags:
-            values[f"{prefix}/use_{flag}"] = [
-                float(e["data_generation"][f"use_{flag}_augmentations"]) for _, e in edits
-            ]
+        for family, flag in zip(FAMILIES, FLAGS, strict=True):
+            values[f"{prefix}/use_{family}"] = [float(getattr(e, flag)) for _, e in edits]
         rows = [
-            [r.task_id, r.sample, *(e["data_generation"][f"use_{f}_augmentations"] for f in flags)]
-            + [e["training"]["strategy"], e["training"]["learning_rate"]]
-            + [e["training"]["num_train_epochs"], r.solved]
+            [r.task_id, r.sample, *(getattr(e, flag) for flag in FLAGS)]
+            + [e.strategy, e.learning_rate, e.num_train_epochs, r.solved]
             for r, e in edits
         ]
-        columns = ["task", "sample", *flags, "strategy", "learning_rate", "epochs", "solved"]
+        columns = ["task", "sample", *FAMILIES, "strategy", "learning_rate", "epochs", "solved"]
         self.run.log(
             {k: self.wandb.Histogram(v) for k, v in values.items()}
             | {f"{prefix}/choices": self.wandb.Table(columns=columns, data=rows)}

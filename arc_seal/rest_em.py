@@ -20,8 +20,8 @@ from transformers import PreTrainedModel
 from arc_seal.config import SFTConfig
 from arc_seal.encoding import IGNORE, Encoded, TaskEncoder
 from arc_seal.grid import Task
+from arc_seal.policy import prompt_ids
 from arc_seal.records import JobRecord
-from arc_seal.self_edit import prompt_ids
 from arc_seal.training import (
     collate,
     cosine_with_warmup,

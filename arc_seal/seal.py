@@ -16,14 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-import torch
 from peft import PeftModel
-from tqdm import tqdm
 
 from arc_seal.config import RunConfig
 from arc_seal.curate import grid_rows
@@ -31,78 +27,15 @@ from arc_seal.data import Subset, load_subset
 from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
 from arc_seal.evaluate import row_summary, voted_attempts
-from arc_seal.grid import Task, known_outputs
-from arc_seal.jobs import job_seed, run_job, self_edit_ttt
-from arc_seal.models import DEFAULT_MODEL, load_model
-from arc_seal.records import JobRecord, PolicyUpdate, Records, shard_name
+from arc_seal.grid import known_outputs
+from arc_seal.jobs import Job, Stages, job_seed, run_job, self_edit_job
+from arc_seal.records import JobRecord, PolicyUpdate, Stage
 from arc_seal.render import render_task
-from arc_seal.report import Tracker, results_markdown, submission
+from arc_seal.report import results_markdown, submission
 from arc_seal.rest_em import reinforced, sft_policy
-from arc_seal.self_edit import (
-    InvalidSelfEdit,
-    SelfEditSpace,
-    parse_self_edit,
-    sample_free,
-    sample_schema,
-)
-from arc_seal.ttt import TTTEngine
+from arc_seal.ttt import TTTEngine, load_engine
 
 log = logging.getLogger(__name__)
-
-# What a job may legitimately raise: it is recorded as failed and the run goes on. Anything
-# else is a bug and ends the run with its traceback (finished jobs stay recorded).
-JOB_ERRORS = (torch.OutOfMemoryError, FloatingPointError)
-
-
-def self_edit_job(engine: TTTEngine, task: Task, config: RunConfig, seed: int) -> dict:
-    """Sample a self-edit from the policy (the model without its TTT adapter), then run it."""
-    rng = np.random.default_rng(seed)
-    tries, logprob = 0, None
-    retries = config.max_invalid_retries
-    with engine.base_model():
-        while True:
-            tries += 1
-            if config.decoding == "schema":
-                temperature = 1.0 if config.temperature is None else config.temperature
-                text, logprob = sample_schema(
-                    engine.model,
-                    engine.encoder,
-                    task,
-                    SelfEditSpace(config.learning_rates, config.epoch_options),
-                    rng,
-                    temperature,
-                    config.self_edit_prompt,
-                )
-            else:
-                budget = config.max_new_tokens or (128 if engine.encoder.chat else 320)
-                temperature = 0.8 if config.temperature is None else config.temperature
-                text = sample_free(
-                    engine.model,
-                    engine.encoder,
-                    task,
-                    seed + tries,
-                    temperature,
-                    budget,
-                    config.self_edit_prompt,
-                )
-            try:
-                edit = parse_self_edit(text)
-                break
-            except InvalidSelfEdit as e:
-                if tries > retries:
-                    return {
-                        "self_edit_text": text,
-                        "invalid": str(e),
-                        "tries": tries,
-                        "failure": f"invalid self-edit: {e}",
-                    }
-    ttt_config = self_edit_ttt(config, task, edit, seed)
-    return run_job(engine, task, ttt_config, config.predict) | {
-        "self_edit_text": text,
-        "self_edit": edit.to_json(),
-        "logprob": logprob,
-        "tries": tries,
-    }
 
 
 class Experiment:
@@ -122,74 +55,33 @@ class Experiment:
                 "outputs, so self-edits on them cannot be rewarded (set iterations: 0 and "
                 "oracle_on_train: false for a prediction-only run)"
             )
-        model, self.tokenizer = load_model(
-            config.model or DEFAULT_MODEL,
-            ranks.device(config.device),
-            trust_remote_code=config.trust_remote_code,
-        )
-        self.engine = TTTEngine(model, self.tokenizer, config.ttt)
-        if self.engine.encoder.chat and config.predict.candidates != "greedy":
-            raise ConfigError(
-                f"predict.candidates={config.predict.candidates!r} searches under the compact "
-                "tokenizer's grid grammar; this model's tokenizer is a chat tokenizer, so use "
-                "predict.candidates: greedy"
-            )
-        self.seconds: dict[str, float] = {}
+        self.engine = load_engine(config, ranks.device(config.device))
 
-    def jobs(
-        self, stage: str, iteration: int, tasks: list[Task], samples: int, fn: Callable
-    ) -> list[JobRecord]:
-        """Run ``fn(task, seed)`` for each of this rank's (task, sample) jobs not yet recorded;
-        once every rank is done, all the stage's records back."""
-        start = time.perf_counter()
-        keys = [(stage, iteration, t.id, s) for t in tasks for s in range(samples)]
-        by_id = {t.id: t for t in tasks}
-        mine = [k for i, k in enumerate(keys) if self.ranks.mine(i)]
-        label = f"{stage} (iteration {iteration})" if iteration else stage
-        for key in tqdm(mine, desc=label, unit="job", disable=not self.ranks.main):
-            if self.records.get(key) is None:
-                t0 = time.perf_counter()
-                try:
-                    fields = fn(by_id[key[2]], job_seed(self.config, *key))
-                except JOB_ERRORS as e:
-                    fields = {"failure": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
-                    if torch.cuda.is_available():
-                        torch.cuda.empty_cache()
-                self.records.add(
-                    JobRecord(*key, **fields, seconds=round(time.perf_counter() - t0, 2))
-                )
-        if self.ranks.world > 1:
-            self.ranks.barrier()
-            self.records.refresh()  # the other ranks' jobs, also on rank 0's dashboard
-        out = [self.records.get(k) for k in keys]
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
-        return out
+    def icl(self, job: Job) -> JobRecord:
+        return run_job(self.engine, job, None, self.config.predict)
 
-    def icl(self, task: Task, seed: int) -> dict:
-        return run_job(self.engine, task, None, self.config.predict)
+    def oracle(self, job: Job) -> JobRecord:
+        return run_job(self.engine, job, self.config.oracle_ttt(job.seed), self.config.predict)
 
-    def oracle(self, task: Task, seed: int) -> dict:
-        return run_job(self.engine, task, self.config.oracle_ttt(seed), self.config.predict)
-
-    def self_edit(self, task: Task, seed: int) -> dict:
-        return self_edit_job(self.engine, task, self.config, seed)
+    def self_edit(self, job: Job) -> JobRecord:
+        return self_edit_job(self.engine, job, self.config)
 
     def rest_em_iteration(self, iteration: int) -> None:
         """Sample and reward self-edits on the train tasks, then update the policy."""
         c = self.config
         samples = self.jobs(
-            "rest_em", iteration, self.subset.train, c.samples_per_task, self.self_edit
+            Stage.REST_EM, iteration, self.subset.train, c.samples_per_task, self.self_edit
         )
-        self.tracker.self_edits("rest_em", iteration, samples)
+        self.tracker.self_edits(Stage.REST_EM, iteration, samples)
         baselines = {}
         if c.reward == "best_of_n":
-            rows = self.jobs("baseline", iteration, self.subset.train, 1, self.icl)
+            rows = self.jobs(Stage.BASELINE, iteration, self.subset.train, 1, self.icl)
             baselines = {r.task_id: r.cell_accuracy or 0.0 for r in rows}
         rate = sum(bool(r.solved) for r in samples) / max(1, len(samples))
         self.tracker.log({"iteration": iteration, "train_reward_rate": rate})
         chosen = reinforced(samples, c.reward, baselines)
         adapter = self.run_dir / "policy" / f"iteration-{iteration}"
-        key = ("sft", iteration, "*", 0)
+        key = (Stage.SFT, iteration, "*", 0)
         done = self.records.get(key)
         if done is None and self.ranks.main:
             self.policy_update(iteration, chosen, rate, adapter)
@@ -204,7 +96,7 @@ class Experiment:
             if self.config.sft.float32:
                 base = base.float()
             merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
-            self.engine = TTTEngine(merged, self.tokenizer, self.config.ttt)
+            self.engine = TTTEngine(merged, self.engine.encoder.tokenizer, self.config.ttt)
 
     def policy_update(
         self, iteration: int, chosen: list[JobRecord], rate: float, adapter: Path
@@ -223,11 +115,11 @@ class Experiment:
                 pairs,
                 c.sft,
                 c.ttt.lora_targets,
-                job_seed(c, "sft", iteration, "*", 0),
+                job_seed(c, Stage.SFT, iteration, "*", 0),
                 save_to=adapter,
                 style=c.self_edit_prompt,
             )
-            self.engine = TTTEngine(merged, self.tokenizer, c.ttt)
+            self.engine = TTTEngine(merged, self.engine.encoder.tokenizer, c.ttt)
             note = f"fine-tuned on {len(pairs)} rewarded self-edits"
             if stats["failure"]:
                 note = f"fine-tuning failed ({stats['failure']}): the policy is unchanged"
@@ -251,42 +143,35 @@ class Experiment:
         """Run (or finish) every job into ``run_dir``; returns the results (on rank 0; None
         on the other ranks)."""
         self.run_dir = Path(run_dir)
-        shard = shard_name(self.ranks.rank, self.ranks.world)
-        if self.ranks.main:  # rank 0 repairs damaged records before anyone reads them
-            self.records = Records(self.run_dir, shard)
-        self.ranks.barrier()
-        if not self.ranks.main:
-            self.records = Records(self.run_dir, shard)
-        self.tracker = Tracker(
-            self.run_dir,
-            self.config.wandb if self.ranks.main else "disabled",
-            self.config.to_dict(),
-            self.run_dir.name,
+        self.stages = Stages(self.run_dir, self.config, self.ranks)
+        self.records, self.tracker, self.jobs = (
+            self.stages.records,
+            self.stages.tracker,
+            self.stages.run,
         )
-        self.records.listeners.append(self.tracker.job)
         c, s = self.config, self.subset
         rows = {
-            "icl": self.jobs("icl", 0, s.eval, 1, self.icl),
-            "oracle": self.jobs("oracle", 0, s.eval, c.oracle_samples, self.oracle),
-            "no_rl": self.jobs("no_rl", 0, s.eval, c.eval_samples, self.self_edit),
+            "icl": self.jobs(Stage.ICL, 0, s.eval, 1, self.icl),
+            "oracle": self.jobs(Stage.ORACLE, 0, s.eval, c.oracle_samples, self.oracle),
+            "no_rl": self.jobs(Stage.NO_RL, 0, s.eval, c.eval_samples, self.self_edit),
         }
-        self.tracker.self_edits("no_rl", 0, rows["no_rl"])
+        self.tracker.self_edits(Stage.NO_RL, 0, rows["no_rl"])
         if c.oracle_on_train:
             rows["oracle_train"] = self.jobs(
-                "oracle_train", 0, s.train, c.oracle_samples, self.oracle
+                Stage.ORACLE_TRAIN, 0, s.train, c.oracle_samples, self.oracle
             )
         for iteration in range(1, c.iterations + 1):
             self.rest_em_iteration(iteration)
             if c.seal_each_iteration and iteration < c.iterations:
                 rows[f"seal@{iteration}"] = self.jobs(
-                    "seal", iteration, s.eval, c.eval_samples, self.self_edit
+                    Stage.SEAL, iteration, s.eval, c.eval_samples, self.self_edit
                 )
-                self.tracker.self_edits("seal", iteration, rows[f"seal@{iteration}"])
-        rows["seal"] = self.jobs("seal", 0, s.eval, c.eval_samples, self.self_edit)
-        self.tracker.self_edits("seal", 0, rows["seal"])
+                self.tracker.self_edits(Stage.SEAL, iteration, rows[f"seal@{iteration}"])
+        rows["seal"] = self.jobs(Stage.SEAL, 0, s.eval, c.eval_samples, self.self_edit)
+        self.tracker.self_edits(Stage.SEAL, 0, rows["seal"])
         if not self.ranks.main:
             return None
-        self.records.merge()
+        self.stages.finish()
         return self.finish(rows)
 
     def finish(self, rows: dict[str, list[JobRecord]]) -> dict:
@@ -307,9 +192,9 @@ class Experiment:
             "train_reward_rate": {
                 str(u.iteration): u.train_reward_rate for u in self.records.updates()
             },
-            "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
+            "seconds": {k: round(v, 1) for k, v in self.stages.seconds.items()},
         }
-        (self.run_dir / "results.json").write_text(json.dumps(results, indent=1))
+        (self.run_dir / "results.json").write_text(json.dumps(results, indent=1, default=asdict))
         (self.run_dir / "results.md").write_text(results_markdown(results))
         attempts = {
             t.id: voted_attempts(t, [r for r in rows["seal"] if r.task_id == t.id]) for t in s.eval
@@ -323,7 +208,7 @@ class Experiment:
                 attempts[task.id],
                 title=f"{task.id}: SEAL attempts",
             )
-            outcomes = results["rows"]["seal"]["per_task"][task.id]
+            outcomes = results["rows"]["seal"].per_task[task.id]
             pictures.append([task.id, sum(outcomes), len(outcomes), png])
         self._log_wandb(results, pictures)
         return results
@@ -340,10 +225,10 @@ class Experiment:
         )
         t.log(
             {
-                f"{name}/{metric}": r[metric]
+                f"{name}/{metric}": getattr(r, metric)
                 for name, r in results["rows"].items()
                 for metric in metrics
-                if r.get(metric) is not None
+                if getattr(r, metric) is not None
             }
         )
         t.loss_curves(
@@ -362,4 +247,4 @@ class Experiment:
 
 def failed_rows(results: dict) -> list[str]:
     """Rows in which every job failed: the run should not end as a success."""
-    return [name for name, r in results["rows"].items() if r["jobs"] and r["failed"] == r["jobs"]]
+    return [name for name, r in results["rows"].items() if r.jobs and r.failed == r.jobs]

@@ -22,9 +22,11 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from arc_seal.config import ORACLE, TTTConfig
+from arc_seal.config import ORACLE, RunConfig, TTTConfig
 from arc_seal.encoding import IGNORE, Encoded, TaskEncoder
+from arc_seal.errors import ConfigError
 from arc_seal.grid import Task
+from arc_seal.models import DEFAULT_MODEL, load_model
 from arc_seal.training import collate, cosine_with_warmup, length_grouped_batches, optimizer_step
 from arc_seal.ttt_data import build_ttt_data
 
@@ -241,3 +243,21 @@ class TTTEngine:
         result.padding_fraction = 1 - result.tokens / padded if padded else 0.0
         result.seconds = time.perf_counter() - start
         return result
+
+
+def load_engine(config: RunConfig, device: str | None = None) -> TTTEngine:
+    """The config's model (the embedded one when unset) on ``device`` (default: the config's),
+    ready for test-time training: what every command starts from."""
+    model, tokenizer = load_model(
+        config.model or DEFAULT_MODEL,
+        device or config.device,
+        trust_remote_code=config.trust_remote_code,
+    )
+    engine = TTTEngine(model, tokenizer, config.ttt)
+    if engine.encoder.chat and config.predict.candidates != "greedy":
+        raise ConfigError(
+            f"predict.candidates={config.predict.candidates!r} searches under the compact "
+            "tokenizer's grid grammar; this model's tokenizer is a chat tokenizer, so use "
+            "predict.candidates: greedy"
+        )
+    return engine

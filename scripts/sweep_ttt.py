@@ -3,10 +3,10 @@
 Every variant starts from --config and changes the settings it names (dotted, as the
 ``arc-seal run`` flags: ``oracle_learning_rate``, ``ttt.method``, ``predict.views``...); each
 task is trained on and answered under each variant, beside the bare model (``icl``) and the
-trivial answer. Each (variant, task) is a job record (its stage: the variant) appended to
-OUT/records.jsonl as it finishes, so a second call with the same --out finishes an
-interrupted sweep; the table (per family for synthetic tasks) is printed and written to
-OUT/sweep.md.
+trivial answer. Each variant is a run directory of its own, OUT/<variant>/, holding its
+settings and one job record per task, appended as it finishes, so a second call with the
+same --out finishes an interrupted sweep (a variant whose settings changed is refused); the
+table (per family for synthetic tasks) is printed and written to OUT/sweep.md.
 
     python scripts/sweep_ttt.py --synthetic 1 --out runs/sweep-sanity
     python scripts/sweep_ttt.py --subset simplified --out runs/sweep-simplified
@@ -22,19 +22,15 @@ from pathlib import Path
 
 from arc_seal import config as cfg
 from arc_seal.augment import D8
-from arc_seal.benchmark import (
-    family_summary,
-    sanity_tasks,
-    score_tasks,
-    summary,
-    summary_markdown,
-)
-from arc_seal.cli import run_cli
+from arc_seal.benchmark import family_summary, sanity_tasks, score_tasks, summary
+from arc_seal.cli import check_resumable, run_cli
 from arc_seal.data import load_subset
+from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
-from arc_seal.models import DEFAULT_MODEL, load_model
-from arc_seal.records import Records, run_lock
-from arc_seal.ttt import TTTEngine
+from arc_seal.jobs import Stages
+from arc_seal.records import Stage, prepare_run_dir, run_lock
+from arc_seal.report import summary_markdown
+from arc_seal.ttt import load_engine
 
 D8_VIEWS = [t.name for t in D8]
 # name -> the settings it changes from the config; a name starting with ``icl`` is a row of the
@@ -67,8 +63,13 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-def row_of(name: str) -> str:
-    return "icl" if name.startswith("icl") else "oracle"
+def row_of(name: str) -> Stage:
+    return Stage.ICL if name.startswith("icl") else Stage.ORACLE
+
+
+def folder_of(name: str) -> str:
+    """A variant's run directory name: ``views D8, lr 3e-4`` -> ``views-D8-lr-3e-4``."""
+    return "-".join(name.replace(",", " ").replace("/", "_").split())
 
 
 def variant_config(base: dict, changes: dict, where: str) -> cfg.RunConfig:
@@ -114,24 +115,24 @@ def main() -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     threads = os.environ.get("OMP_NUM_THREADS", "all")
-    with run_lock(args.out):
-        store = Records(args.out)
-        for name, config in configs.items():
-            todo = [t for t in tasks if store.get((name, 0, t.id, 0)) is None]
-            if not todo:
-                continue
-            print(f"{name}: {len(todo)} tasks")
-            model, tokenizer = load_model(
-                config.model or DEFAULT_MODEL,
-                config.device,
-                trust_remote_code=config.trust_remote_code,
-            )
-            engine = TTTEngine(model, tokenizer, config.ttt)
-            score_tasks(engine, todo, config, {name: row_of(name)}, store)
-    wanted = {t.id for t in tasks}
-    done = [r for r in store.jobs() if r.task_id in wanted and r.stage in configs]
-    rows = summary(done) if args.synthetic is None else family_summary(done)
-    rows = {name: rows[name] for name in args.variants if name in rows}
+    done = {}
+    for name, config in configs.items():
+        run_dir = args.out / folder_of(name)
+        if (run_dir / cfg.CONFIG).exists():
+            check_resumable(run_dir, config)
+        else:
+            prepare_run_dir(run_dir)
+            cfg.store_config(config, run_dir)
+        with run_lock(run_dir):
+            stages = Stages(run_dir, config, Ranks())
+            todo = [t for t in tasks if stages.records.get((row_of(name), 0, t.id, 0)) is None]
+            engine = load_engine(config) if todo else None
+            print(f"{name}: {len(todo)} of {len(tasks)} tasks to run")
+            records = score_tasks(stages, engine, tasks, config, [row_of(name)])
+            stages.tracker.finish()
+        done[name] = records
+    table = summary if args.synthetic is None else family_summary
+    rows = {name: table(records)[row_of(name)] for name, records in done.items()}
     text = summary_markdown(f"{title}, {len(tasks)} tasks ({threads} threads)", rows)
     (args.out / "sweep.md").write_text(text)
     print(text)

@@ -94,16 +94,21 @@ def test_sweep_scores_each_variant_once_and_resumes(run_script, tmp_path):
     args += ("--variants", "icl", "default", "no augmentation")
     result = run_script("sweep_ttt.py", *args)
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = (out / "records.jsonl").read_text().splitlines()
-    assert sorted(json.loads(x)["stage"] for x in lines) == ["default", "icl", "no augmentation"]
+    folders = {"icl": "icl", "default": "oracle", "no-augmentation": "oracle"}
+    records = {name: (out / name / "records.jsonl").read_text() for name in folders}
+    for name, row in folders.items():  # a run directory per variant, with its settings
+        assert [json.loads(x)["stage"] for x in records[name].splitlines()] == [row]
+        assert (out / name / "config.yaml").is_file()
+    assert "oracle_families: []" in (out / "no-augmentation" / "config.yaml").read_text()
     text = (out / "sweep.md").read_text()
     for name in ("icl", "default", "no augmentation"):
         assert f"| {name} | all | " in text
     again = run_script("sweep_ttt.py", *args)  # finished: nothing runs again
-    assert again.returncode == 0 and (out / "records.jsonl").read_text().splitlines() == lines
-    (out / "records.jsonl").write_text("".join(x + "\n" for x in ["{damaged", *lines[1:]]))
+    assert again.returncode == 0 and "0 of 1 tasks to run" in again.stdout
+    assert {name: (out / name / "records.jsonl").read_text() for name in folders} == records
+    (out / "icl" / "records.jsonl").write_text("{damaged\n")
     again = run_script("sweep_ttt.py", *args)  # the damaged line is set aside, its task redone
     assert again.returncode == 0 and "line 1 is damaged" in again.stderr
-    assert (out / "records.rejected.jsonl").read_text() == "{damaged\n"
-    redone = (out / "records.jsonl").read_text().splitlines()
-    assert sorted(json.loads(x)["stage"] for x in redone) == ["default", "icl", "no augmentation"]
+    assert (out / "icl" / "records.rejected.jsonl").read_text() == "{damaged\n"
+    redone = (out / "icl" / "records.jsonl").read_text().splitlines()
+    assert [json.loads(x)["stage"] for x in redone] == ["icl"]

@@ -6,8 +6,8 @@ from tiny import learnable_run_inputs
 
 from arc_seal.benchmark import sanity_tasks
 from arc_seal.cli import main
+from arc_seal.config import RunConfig
 from arc_seal.curate import (
-    GRID,
     configurations,
     grid_rows,
     run_grid,
@@ -16,8 +16,10 @@ from arc_seal.curate import (
     write_subset,
 )
 from arc_seal.data import load_subset
-from arc_seal.errors import ConfigError
+from arc_seal.distributed import Ranks
 from arc_seal.grid import grids_equal
+from arc_seal.jobs import Stages
+from arc_seal.records import RECORDS, JobRecord
 from arc_seal.self_edit import SelfEditSpace
 from arc_seal.synthetic import make_task
 
@@ -45,66 +47,70 @@ def _known(task, config_index) -> bool:
     )
 
 
-def test_curation_keeps_what_some_configuration_solves_and_resumes_after_an_interrupt(tmp_path):
-    tasks, configs = _tasks(6), configurations(SPACE, size=4, seed=0)
+def _stages(run_dir) -> Stages:
+    return Stages(run_dir, RunConfig(wandb="disabled"), Ranks())
+
+
+def _verdict(solved: bool):
+    """A judge that grades without training: ``solved`` for every pair, each call logged."""
     calls = []
 
-    def judge(task, config):
-        calls.append((task.id, configs.index(config)))
-        if len(calls) == 7:
+    def judge(job, config):
+        calls.append((job.task.id, job.sample))
+        return JobRecord(*job.key, solved=solved(job) if callable(solved) else solved)
+
+    return judge, calls
+
+
+def test_curation_keeps_what_some_configuration_solves_and_resumes_after_an_interrupt(tmp_path):
+    tasks, configs = _tasks(6), configurations(SPACE, size=4, seed=0)
+    judge, calls = _verdict(lambda job: _known(job.task, job.sample))
+
+    def stopped(job, config):
+        if len(calls) == 6:
             raise KeyboardInterrupt  # the curation is stopped mid-way
-        return {"solved": _known(task, configs.index(config))}
+        return judge(job, config)
 
     with pytest.raises(KeyboardInterrupt):
-        run_grid(tasks, configs, judge, tmp_path)
-    assert len((tmp_path / GRID).read_text().splitlines()) == 6
-    with open(tmp_path / GRID, "a") as f:
-        f.write('{"task": "t1", "con')  # and the line being written was cut off
+        run_grid(_stages(tmp_path), tasks, configs, stopped)
+    assert len((tmp_path / RECORDS).read_text().splitlines()) == 6
+    with open(tmp_path / RECORDS, "a") as f:
+        f.write('{"stage": "grid", "iteration": 0, "task_id": "t1", "sam')  # cut off
     first = list(calls)
-    solved = run_grid(tasks, configs, judge, tmp_path)
+    solved = run_grid(_stages(tmp_path), tasks, configs, judge)
     again = calls[len(first) :]
     assert len(again) == 6 * 4 - 6  # the six recorded verdicts are not redone
-    assert not set(again) & set(first[:6])
+    assert not set(again) & set(first)
     assert solved["t0"] == [False, False, True, False] and not any(solved["t1"])
+    stored = [json.loads(line) for line in (tmp_path / RECORDS).read_text().splitlines()]
+    assert {(r["task_id"], r["sample"]): r["self_edit"] for r in stored}[("t2", 3)] == (
+        configs[3].to_json()  # each record says which configuration it graded
+    )
     train, eval_ = split(solved, eval_fraction=0.5, seed=0)
     assert "t1" not in train + eval_ and "t0" in train + eval_
     assert not set(train) & set(eval_) and len(train) + len(eval_) == 5
     assert split(solved, 0.5, seed=0) == (train, eval_) != split(solved, 0.5, seed=1)
-    assert run_grid(tasks, configs, judge, tmp_path) == solved  # nothing left to do
+    assert run_grid(_stages(tmp_path), tasks, configs, judge) == solved  # nothing left to do
     assert len(calls) == len(first) + len(again)
 
 
 def test_a_damaged_grid_line_is_set_aside_and_its_pair_judged_again(tmp_path, caplog):
     tasks, configs = _tasks(2), configurations(SPACE, size=2, seed=0)
-    run_grid(tasks, configs, lambda task, config: {"solved": True}, tmp_path)
-    lines = (tmp_path / GRID).read_text().splitlines()
-    damaged = [lines[0], "{not json", json.dumps({"task": "t0"}), *lines[2:]]
-    (tmp_path / GRID).write_text("".join(line + "\n" for line in damaged))
-    calls = []
-
-    def judge(task, config):
-        calls.append((task.id, configs.index(config)))
-        return {"solved": True}
-
-    assert run_grid(tasks, configs, judge, tmp_path) == {"t0": [True, True], "t1": [True, True]}
+    judge, calls = _verdict(True)
+    run_grid(_stages(tmp_path), tasks, configs, judge)
+    lines = (tmp_path / RECORDS).read_text().splitlines()
+    damaged = [lines[0], "{not json", json.dumps({"stage": "grid", "task_id": "t0"}), *lines[2:]]
+    (tmp_path / RECORDS).write_text("".join(line + "\n" for line in damaged))
+    calls.clear()
+    assert run_grid(_stages(tmp_path), tasks, configs, judge) == {
+        "t0": [True, True],
+        "t1": [True, True],
+    }
     assert calls == [("t0", 1)]  # only the pair whose line was lost
-    assert "grid.jsonl line 2 is damaged" in caplog.text and "line 3 is damaged" in caplog.text
-    rejected = (tmp_path / "grid.rejected.jsonl").read_text().splitlines()
+    assert "records.jsonl line 2 is damaged" in caplog.text and "line 3 is damaged" in caplog.text
+    rejected = (tmp_path / "records.rejected.jsonl").read_text().splitlines()
     assert rejected == damaged[1:3]
-    assert len((tmp_path / GRID).read_text().splitlines()) == 4
-
-
-def test_a_grid_made_from_another_pool_is_not_reused(tmp_path):
-    configs = configurations(SPACE, size=2, seed=0)
-    run_grid(_tasks(2), configs, lambda task, config: {"solved": False}, tmp_path)
-    other = make_task("flip_lr", np.random.default_rng(9), min_side=2, max_side=3)
-    renamed = [other.__class__("t0", other.train, other.test, other.source)]
-    with pytest.raises(ConfigError, match="task 't0' or configuration 0 differs"):
-        run_grid(renamed, configs, lambda task, config: {"solved": True}, tmp_path)
-    with pytest.raises(ConfigError, match="differs"):
-        run_grid(_tasks(2), configurations(SPACE, size=2, seed=1), lambda t, c: {}, tmp_path)
-    with pytest.raises(ConfigError, match="differs"):  # other TTT or prediction settings
-        run_grid(_tasks(2), configs, lambda t, c: {}, tmp_path, {"ttt": {"lora_r": 8}})
+    assert len((tmp_path / RECORDS).read_text().splitlines()) == 4
 
 
 def test_the_grid_gives_best_fixed_and_grid_oracle_rows(tmp_path):
@@ -121,9 +127,9 @@ def test_the_grid_gives_best_fixed_and_grid_oracle_rows(tmp_path):
     spec["train"], spec["eval"] = ["a", "b", "e"], ["c", "d", "f"]  # fixed for the check
     rows = grid_rows(spec["grid"], spec["train"], spec["eval"])
     # config 0 solves all three train tasks, but only none of c, d, f; the ceiling is 3/3
-    assert rows["best_fixed"]["configuration"] == configs[0].to_json()
-    assert rows["best_fixed"]["correct"] == 0 and rows["grid_oracle"]["correct"] == 3
-    assert rows["grid_oracle"]["per_task"] == {"c": [True], "d": [True], "f": [True]}
+    assert rows["best_fixed"].configuration == configs[0].to_json()
+    assert rows["best_fixed"].correct == 0 and rows["grid_oracle"].correct == 3
+    assert rows["grid_oracle"].per_task == {"c": [True], "d": [True], "f": [True]}
 
 
 def test_a_curated_subset_file_loads_with_its_grid(tmp_path):
@@ -156,19 +162,31 @@ def test_a_curated_synthetic_subset_ships_its_kept_tasks_as_files(tmp_path):
 
 def test_curate_command_writes_a_subset_and_resumes(run_script, tmp_path):
     inputs = learnable_run_inputs(tmp_path)
-    target = tmp_path / "curated.json"
+    target, out = tmp_path / "curated.json", tmp_path / "grid"
     args = ["--name", "c", "--config", str(inputs["config"]), "--model", str(inputs["model"])]
-    args += ["--limit", "2", "--size", "2", "--out", str(tmp_path / "grid"), "--write", str(target)]
+    args += ["--limit", "2", "--size", "2", "--out", str(out), "--write", str(target)]
     args += ["--epoch-options", "1", "--ttt.max-sequences", "4"]  # ARC tasks are long: train less
+    args += ["--wandb", "disabled"]
     done = run_script("curate_subset.py", *args)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "2 tasks x 2 configurations" in done.stdout
-    lines = (tmp_path / "grid" / GRID).read_text().splitlines()
-    assert len(lines) == 4
+    lines = (out / RECORDS).read_text().splitlines()
+    assert len(lines) == 4 and {json.loads(x)["stage"] for x in lines} == {"grid"}
     spec = json.loads(target.read_text())
     assert len(spec["grid"]["configurations"]) == 2 and set(spec) >= {"train", "eval", "grid"}
-    again = run_script("curate_subset.py", *args)
-    assert again.returncode == 0 and (tmp_path / "grid" / GRID).read_text().splitlines() == lines
+    (out / RECORDS).write_text("".join(x + "\n" for x in lines[:3]))  # as if stopped there
+    again = run_script("curate_subset.py", *args, "--resume")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (out / RECORDS).read_text().splitlines()[:3] == lines[:3]
+    assert len((out / RECORDS).read_text().splitlines()) == 4  # only the lost pair redone
+    assert json.loads(target.read_text()) == spec
+    refused = run_script("curate_subset.py", *args)  # not resumed: the folder is taken
+    assert refused.returncode == 2 and "use --resume" in refused.stderr
+    other = [*args, "--resume", "--seed", "1"]  # another sample of tasks and configurations
+    refused = run_script("curate_subset.py", *other)
+    assert refused.returncode == 2 and "drew another pool or grid" in refused.stderr
+    refused = run_script("curate_subset.py", *args, "--resume", "--ttt.lora-r", "8")
+    assert refused.returncode == 2 and "ran under other settings" in refused.stderr
 
 
 def test_curate_command_draws_a_synthetic_pool(run_script, tmp_path):
@@ -176,12 +194,13 @@ def test_curate_command_draws_a_synthetic_pool(run_script, tmp_path):
     target = tmp_path / "out" / "syn.json"
     args = ["--name", "syn", "--config", str(inputs["config"]), "--model", str(inputs["model"])]
     args += ["--synthetic", "1", "--max-side", "4", "--limit", "2", "--size", "1"]
-    args += ["--out", str(tmp_path / "grid")]
+    args += ["--out", str(tmp_path / "grid"), "--wandb", "disabled"]
     done = run_script("curate_subset.py", *args, "--write", str(target))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "2 tasks x 1 configurations" in done.stdout
     tried = [
-        json.loads(line)["task"] for line in (tmp_path / "grid" / GRID).read_text().splitlines()
+        json.loads(line)["task_id"]
+        for line in (tmp_path / "grid" / RECORDS).read_text().splitlines()
     ]
     names = {t.id for t in sanity_tasks(1)}
     assert len(tried) == 2 and set(tried) <= names  # named by family, like the sanity tasks
@@ -190,8 +209,8 @@ def test_curate_command_draws_a_synthetic_pool(run_script, tmp_path):
 
 
 def test_curate_takes_the_ttt_and_predict_setting_flags(tmp_path, capsys):
-    argv = ["curate", "--name", "x", "--synthetic", "1", "--out", str(tmp_path)]
+    argv = ["curate", "--name", "x", "--synthetic", "1", "--out", str(tmp_path / "c")]
     with pytest.raises(SystemExit) as done:
         main([*argv, "--ttt.lora-r", "0"])
     assert done.value.code == 2
-    assert "ttt.lora_r" in capsys.readouterr().err and not (tmp_path / GRID).exists()
+    assert "ttt.lora_r" in capsys.readouterr().err and not (tmp_path / "c").exists()

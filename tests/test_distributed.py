@@ -103,3 +103,32 @@ def _partial(run_dir: Path) -> dict[tuple, str]:
                 r = json.loads(line)
                 out[(r["stage"], r["iteration"], r["task_id"], r["sample"])] = line
     return out
+
+
+@pytest.mark.slow
+def test_an_evaluation_under_two_ranks_records_what_one_process_records(tmp_path):
+    inputs = learnable_run_inputs(tmp_path)
+    args = ["--synthetic", "1", "--limit", "3", "--max-side", "4", "--rows", "icl", "oracle"]
+    args += ["--config", str(inputs["config"]), "--model", str(inputs["model"])]
+    args += ["--wandb", "disabled"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    script = str(ROOT / "scripts" / "evaluate_model.py")
+    for command, out in (([sys.executable], one), (_torchrun(2), two)):
+        done = subprocess.run(
+            [*command, script, *args, "--out", str(out)],
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    a, b = _records(one), _records(two)
+    assert a.keys() == b.keys() and len(a) == 6
+    assert not list(two.glob("records.rank-*.jsonl"))  # merged into records.jsonl
+    for key in a:
+        assert _verdict(a[key]) == _verdict(b[key]), key
+    summary = [json.loads((d / "benchmark.json").read_text())["summary"] for d in (one, two)]
+    for row in ("icl", "oracle"):  # the same verdicts; only the seconds differ
+        for s in summary:
+            s[row]["all"].pop("seconds_per_job")
+        assert summary[0][row]["all"] == summary[1][row]["all"]

@@ -1,8 +1,10 @@
 import json
+from dataclasses import asdict
 
 from arc_seal.evaluate import ROWS, row_summary
 from arc_seal.records import JobRecord
 from arc_seal.report import results_markdown, seeds_markdown
+from arc_seal.self_edit import SelfEdit
 
 
 def _job(task, sample, solved=False, cell=0.5, failure=None):
@@ -39,14 +41,14 @@ def test_failed_jobs_count_as_wrong_are_left_out_of_dense_scores_and_grouped_by_
         _job("b", 2, failure="loss is nan at step 3"),
     ]
     r = row_summary(records, ["a", "b"])
-    assert (r["correct"], r["total"], r["accuracy"]) == (1, 5, 0.2)
-    assert r["cell_accuracy"] == 0.75  # the two jobs that answered
-    assert (r["jobs"], r["failed"]) == (5, 3)
-    assert r["failures"] == {"needs N steps, over the budget of N": 2, "loss is nan at step N": 1}
+    assert (r.correct, r.total, r.accuracy) == (1, 5, 0.2)
+    assert r.cell_accuracy == 0.75  # the two jobs that answered
+    assert (r.jobs, r.failed) == (5, 3)
+    assert r.failures == {"needs N steps, over the budget of N": 2, "loss is nan at step N": 1}
     text = results_markdown(
         {"subset": "s", "model": "m", "seed": 0, "rows": {"no_rl": r}, "seconds": {}}
     )
-    assert r["trivial_cell_accuracy"] == 0.6 and r["per_task_cells"]["a"] == [
+    assert r.trivial_cell_accuracy == 0.6 and r.per_task_cells["a"] == [
         [1.0, 0.6],
         [0.5, 0.6],
     ]
@@ -56,7 +58,7 @@ def test_failed_jobs_count_as_wrong_are_left_out_of_dense_scores_and_grouped_by_
 
 def test_a_row_whose_jobs_all_failed_says_so_instead_of_zero():
     r = row_summary([_job("a", 0, failure="x"), _job("b", 0, failure="x")], ["a", "b"])
-    assert r["accuracy"] is None and r["cell_accuracy"] is None
+    assert r.accuracy is None and r.cell_accuracy is None
     text = results_markdown(
         {"subset": "s", "model": "m", "seed": 0, "rows": {"icl": r}, "seconds": {}}
     )
@@ -65,7 +67,7 @@ def test_a_row_whose_jobs_all_failed_says_so_instead_of_zero():
 
 def test_a_row_of_tasks_without_known_outputs_is_not_scored():
     r = row_summary([_job("a", 0, solved=None), _job("b", 0, solved=None)], ["a", "b"])
-    assert r["scored"] is False and r["accuracy"] is None and r["failed"] == 0
+    assert r.scored is False and r.accuracy is None and r.failed == 0
     text = results_markdown(
         {"subset": "s", "model": "m", "seed": 0, "rows": {"icl": r}, "seconds": {}}
     )
@@ -80,7 +82,7 @@ def test_runs_over_seeds_give_mean_and_range(tmp_path, run_script):
     ]
     for i, results in enumerate(runs):
         (tmp_path / f"r{i}").mkdir()
-        (tmp_path / f"r{i}" / "results.json").write_text(json.dumps(results))
+        (tmp_path / f"r{i}" / "results.json").write_text(json.dumps(results, default=asdict))
     done = run_script("compare_runs.py", *(str(tmp_path / f"r{i}") for i in range(3)))
     assert done.returncode == 0, done.stderr
     # pass@2 25%, 75%, 0% -> mean 33.3%; cell accuracy 0.5, 0.25, 0.75 -> mean 0.5
@@ -99,24 +101,12 @@ def test_comparing_a_run_that_has_not_finished_is_one_line(tmp_path, run_script)
     )
 
 
-def _edit(lr: float, epochs: int, basic: bool) -> dict:
-    return {
-        "data_generation": {
-            "use_basic_augmentations": basic,
-            "use_size_augmentations": False,
-            "use_chain_augmentations": False,
-            "use_repeat_augmentations": False,
-        },
-        "training": {
-            "strategy": "train_using_output_tokens",
-            "learning_rate": lr,
-            "num_train_epochs": epochs,
-        },
-    }
+def _edit(lr: float, epochs: int, basic: bool) -> SelfEdit:
+    return SelfEdit(basic, False, False, False, "train_using_output_tokens", lr, epochs)
 
 
 def test_self_edit_choices_before_and_after_rest_em_are_shares_averaged_over_runs():
-    def run(seed: int, before: list[dict], after: list[dict]) -> dict:
+    def run(seed: int, before: list[SelfEdit], after: list[SelfEdit]) -> dict:
         rows = {}
         for row, edits in (("no_rl", before), ("seal", after)):
             records = [_job("a", i) for i in range(len(edits))]
@@ -130,8 +120,8 @@ def test_self_edit_choices_before_and_after_rest_em_are_shares_averaged_over_run
         run(0, flat, [_edit(1e-2, 2, False), _edit(1e-2, 2, False)]),
         run(1, flat, [_edit(1e-2, 2, False), _edit(1e-3, 1, False)]),
     ]
-    assert runs[0]["rows"]["no_rl"]["choices"]["learning rate 0.001"] == 0.5
-    assert runs[0]["rows"]["seal"]["choices"]["basic augmentations"] == 0.0
+    assert runs[0]["rows"]["no_rl"].choices["learning rate 0.001"] == 0.5
+    assert runs[0]["rows"]["seal"].choices["basic augmentations"] == 0.0
     text = seeds_markdown(runs)
     header = "| option | TTT + self-edit, no RL | SEAL (TTT + self-edit after ReST-EM) |"
     assert header in text

@@ -6,8 +6,9 @@ import numpy as np
 from tiny import learnable_run_inputs
 
 from arc_seal import config as cfg
-from arc_seal.jobs import run_job, self_edit_ttt
+from arc_seal.jobs import Job, run_job, self_edit_ttt
 from arc_seal.models import load_model
+from arc_seal.records import Stage
 from arc_seal.self_edit import SelfEdit
 from arc_seal.synthetic import make_task
 from arc_seal.ttt import TTTEngine
@@ -40,7 +41,13 @@ def test_the_same_pair_run_twice_gets_the_same_training_and_verdict(tmp_path):
     engine = TTTEngine(model, tok, config.ttt)
     task = _task(2)
     first, second = (
-        run_job(engine, task, self_edit_ttt(config, task, EDIT, s), config.predict) for s in (3, 4)
+        run_job(
+            engine,
+            Job(Stage.REST_EM, 1, task, s, seed=s),
+            self_edit_ttt(config, task, EDIT, seed=s),
+            config.predict,
+        )
+        for s in (3, 4)
     )
-    assert first["ttt"].losses == second["ttt"].losses
-    assert first["attempts"] == second["attempts"] and first["solved"] == second["solved"]
+    assert first.ttt.losses == second.ttt.losses
+    assert first.attempts == second.attempts and first.solved == second.solved

@@ -14,12 +14,13 @@ from arc_seal import config as cfg
 from arc_seal.augment import IDENTITY, family_transforms, transform_task
 from arc_seal.encoding import TaskEncoder
 from arc_seal.grid import Task
+from arc_seal.jobs import Job, self_edit_job
 from arc_seal.models import new_llama
+from arc_seal.policy import prompt_ids
 from arc_seal.predict import Candidate, build_queries, reference_vote
-from arc_seal.records import JobRecord
+from arc_seal.records import Stage
 from arc_seal.rest_em import SFTConfig, sft_policy
-from arc_seal.seal import self_edit_job
-from arc_seal.self_edit import SelfEdit, prompt_ids
+from arc_seal.self_edit import SelfEdit
 from arc_seal.synthetic import make_task
 from arc_seal.tokenizer import build_compact_tokenizer
 from arc_seal.training import length_grouped_batches
@@ -144,7 +145,7 @@ def test_identical_self_edits_train_on_identical_data_with_a_task_seed(monkeypat
     tok = build_compact_tokenizer()
     task = _task(3, seed=1)
     edit = SelfEdit(True, False, False, False, "train_using_output_tokens", 1e-3, 1)
-    monkeypatch.setattr("arc_seal.seal.sample_schema", lambda *args, **kw: (edit.text(), -1.0))
+    monkeypatch.setattr("arc_seal.policy.sample_schema", lambda *args, **kw: (edit.text(), -1.0))
     small = {"max_sequences": 6, "max_steps": None, "lora_r": 4, "lora_alpha": 4}
     losses = {}
     for seeding in ("task", "job"):
@@ -157,7 +158,7 @@ def test_identical_self_edits_train_on_identical_data_with_a_task_seed(monkeypat
         )
         engine = TTTEngine(new_llama(tok, hidden_size=32, layers=1, heads=2), tok, config.ttt)
         runs = [
-            JobRecord("x", 0, task.id, s, **self_edit_job(engine, task, config, seed=s + 7))
+            self_edit_job(engine, Job(Stage.NO_RL, 0, task, s, seed=s + 7), config)
             for s in range(2)
         ]
         losses[seeding] = [r.ttt.losses for r in runs]

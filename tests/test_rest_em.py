@@ -4,13 +4,14 @@ import torch
 
 from arc_seal.encoding import TaskEncoder
 from arc_seal.models import new_llama
+from arc_seal.policy import _option_logprobs, prompt_ids
 from arc_seal.records import JobRecord
 from arc_seal.rest_em import SFTConfig, reinforced, sft_policy, sft_sequence
-from arc_seal.self_edit import SelfEdit, _option_logprobs, prompt_ids
+from arc_seal.self_edit import SelfEdit
 from arc_seal.synthetic import make_task
 from arc_seal.tokenizer import build_compact_tokenizer
 
-EDIT = SelfEdit(True, True, False, False, "train_using_output_tokens", 1e-3, 2).to_json()
+EDIT = SelfEdit(True, True, False, False, "train_using_output_tokens", 1e-3, 2)
 
 
 def _r(task, sample, solved=False, cells=0.0, edit=EDIT, failure=None, trivial=0.0):

@@ -17,6 +17,8 @@ from wandb_history import history
 from arc_seal.cli import main
 from arc_seal.config import from_dict, load_yaml, store_config
 from arc_seal.evaluate import ROWS
+from arc_seal.jobs import Job
+from arc_seal.records import Stage
 from arc_seal.seal import Experiment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,7 +202,7 @@ def test_a_job_out_of_memory_is_recorded_and_the_run_goes_on(tmp_path, monkeypat
     assert failed.solved is None
     other = experiment.records.get(("rest_em", 1, experiment.subset.train[1].id, 0))
     assert other.failure is None and other.ttt.steps > 0
-    assert results["rows"]["seal"]["total"] == 1
+    assert results["rows"]["seal"].total == 1
 
 
 def test_a_bug_in_a_job_ends_the_run_with_its_traceback_and_keeps_what_was_done(
@@ -211,7 +213,7 @@ def test_a_bug_in_a_job_ends_the_run_with_its_traceback_and_keeps_what_was_done(
     def broken(*args, **kwargs):
         raise KeyError("a programming error")
 
-    monkeypatch.setattr("arc_seal.seal.sample_schema", broken)
+    monkeypatch.setattr("arc_seal.policy.sample_schema", broken)
     (tmp_path / "run").mkdir()
     with pytest.raises(KeyError, match="a programming error"):
         experiment.run(tmp_path / "run")
@@ -590,10 +592,10 @@ def test_resampling_an_invalid_self_edit_is_bounded_and_recorded(tmp_path, monke
         tries.append(1)
         return "I would rather not say."
 
-    monkeypatch.setattr("arc_seal.seal.sample_free", never_valid)
+    monkeypatch.setattr("arc_seal.policy.sample_free", never_valid)
     experiment = _experiment(tmp_path, decoding="free", max_invalid_retries=50)
     task = experiment.subset.eval[0]
-    fields = experiment.self_edit(task, seed=0)
-    assert len(tries) == 51 and fields["tries"] == 51
-    assert fields["failure"].startswith("invalid self-edit: ")
-    assert fields["self_edit_text"] == "I would rather not say."
+    record = experiment.self_edit(Job(Stage.NO_RL, 0, task, 0, seed=0))
+    assert len(tries) == 51 and record.tries == 51
+    assert record.failure.startswith("invalid self-edit: ")
+    assert record.self_edit_text == "I would rather not say." and record.self_edit is None

@@ -8,14 +8,8 @@ from tiny import chat_tokenizer
 
 from arc_seal.encoding import TaskEncoder
 from arc_seal.models import new_llama
-from arc_seal.self_edit import (
-    InvalidSelfEdit,
-    SelfEdit,
-    SelfEditSpace,
-    parse_self_edit,
-    sample_free,
-    sample_schema,
-)
+from arc_seal.policy import sample_free, sample_schema
+from arc_seal.self_edit import InvalidSelfEdit, SelfEdit, SelfEditSpace, parse_self_edit
 from arc_seal.synthetic import make_task
 from arc_seal.tokenizer import build_compact_tokenizer
 from arc_seal.ttt import TTTConfig
