@@ -61,9 +61,9 @@ def answer_scores(
         seq = encoder.training_sequence(task, "output_tokens")
         if len(seq.ids) > max_length:
             continue
-        ids, mask, labels = collate([seq], encoder.pad_id, device)
-        logits = model(input_ids=ids, attention_mask=mask).logits[0, :-1].float()
-        targets = labels[0, 1:]
+        batch = collate([seq], encoder.pad_id, device)
+        logits = model(input_ids=batch.ids, attention_mask=batch.mask).logits[0, :-1].float()
+        targets = batch.labels[0, 1:]
         keep = targets != IGNORE
         loss = float(torch.nn.functional.cross_entropy(logits[keep], targets[keep]))
         right = int((logits[keep].argmax(-1) == targets[keep]).sum())

@@ -23,7 +23,7 @@ from peft import LoraConfig, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from arc_seal.config import ORACLE, RunConfig, TTTConfig
-from arc_seal.encoding import IGNORE, Encoded, TaskEncoder
+from arc_seal.encoding import Encoded, TaskEncoder
 from arc_seal.errors import ConfigError
 from arc_seal.grid import Task
 from arc_seal.models import DEFAULT_MODEL, load_model
@@ -214,23 +214,16 @@ class TTTEngine:
         self.model.train()
         try:
             for batch in plan:
-                ids, mask, labels = collate(
-                    [seqs[i] for i in batch], self.encoder.pad_id, self.device
-                )
+                chunk = collate([seqs[i] for i in batch], self.encoder.pad_id, self.device)
                 loss = optimizer_step(
-                    self.model,
-                    self._params,
-                    [(ids, mask, labels)],
-                    optimizer,
-                    config.grad_clip,
-                    autocast,
+                    self.model, self._params, [chunk], optimizer, config.grad_clip, autocast
                 )
                 schedule.step()
                 result.steps += 1
                 result.losses.append(loss)
-                result.tokens += int(mask.sum())
-                result.loss_tokens += int((labels[:, 1:] != IGNORE).sum())
-                padded += mask.numel()
+                result.tokens += chunk.tokens
+                result.loss_tokens += chunk.labelled
+                padded += chunk.ids.numel()
         except FloatingPointError as e:
             result.failure = f"{e} at step {result.steps}"
         except torch.OutOfMemoryError as e:

@@ -66,10 +66,10 @@ def bare_tokens_per_s(engine: TTTEngine, seqs, batch_size: int) -> float:
     tokens, start = 0, time.perf_counter()
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=engine.device.type == "cuda")
     for batch in batches:
-        ids, mask, labels = collate([seqs[i] for i in batch], engine.encoder.pad_id, engine.device)
+        chunk = collate([seqs[i] for i in batch], engine.encoder.pad_id, engine.device)
         with autocast:
-            causal_lm_loss(engine.model, ids, mask, labels).backward()
-        tokens += int(mask.sum())
+            causal_lm_loss(engine.model, chunk).backward()
+        tokens += chunk.tokens
     engine.model.zero_grad(set_to_none=True)
     engine.model.eval()
     _sync(engine.device)

@@ -83,10 +83,11 @@ def test_compact_mask_position_by_position():
 
 def test_padding_never_carries_loss():
     seqs = [Encoded([1, 5, 6], [IGNORE, 5, 6]), Encoded([1, 5, 6, 7, 8], [IGNORE] * 3 + [7, 8])]
-    ids, mask, labels = collate(seqs, pad_id=0, device=torch.device("cpu"))
-    assert mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
-    assert labels[0, 3:].tolist() == [IGNORE, IGNORE]
-    assert ids[0, 3:].tolist() == [0, 0]
+    batch = collate(seqs, pad_id=0, device=torch.device("cpu"))
+    assert batch.mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+    assert batch.labels[0, 3:].tolist() == [IGNORE, IGNORE]
+    assert batch.ids[0, 3:].tolist() == [0, 0]
+    assert (batch.tokens, batch.labelled) == (8, 4)
 
 
 def test_length_grouping_pairs_similar_lengths():
