@@ -13,6 +13,7 @@ there, so hours of CPU can be spent across sittings.
     python scripts/pretrain_default_model.py --out runs/pretrain --minutes 60 --resume
     python scripts/pretrain_default_model.py --out runs/pretrain --device cuda \
         --batch-tokens 65536 --micro-batch 64 --workers 7 --minutes 7.5 --schedule-by minutes
+    make gpu-sitting      # the next sitting: from the shipped checkpoint, 4,096-token rows
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import time
 from pathlib import Path
 
@@ -40,7 +42,15 @@ from arc_seal.pretrain import (
 )
 from arc_seal.synthetic import RULES, make_task
 from arc_seal.tokenizer import build_compact_tokenizer
-from arc_seal.training import collate, cosine_by_fraction, cosine_with_warmup, optimizer_step
+from arc_seal.training import (
+    Batch,
+    collate,
+    collate_packed,
+    cosine_by_fraction,
+    cosine_with_warmup,
+    optimizer_step,
+    pack,
+)
 
 STATE = "trainer_state.json"
 SYNTHETIC_RULES = list(RULES)
@@ -50,6 +60,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--out", type=Path, required=True, help="checkpoint folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--init-from",
+        type=Path,
+        help="start --out from this checkpoint (e.g. arc_seal/default_model: the shipped one),"
+        " its history kept, with a fresh optimizer warmed up by --warmup steps",
+    )
     p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget of this sitting")
     p.add_argument("--total-steps", type=int, default=4000, help="length of the LR schedule")
     p.add_argument("--batch-tokens", type=int, default=4096, help="tokens per optimizer step")
@@ -110,7 +126,27 @@ def main() -> None:
         default=0,
         help="processes that draw and pad the sequences (0: in this one); a GPU needs several",
     )
-    p.add_argument("--micro-batch", type=int, default=8, help="sequences per forward pass")
+    p.add_argument(
+        "--micro-batch", type=int, default=8, help="rows (sequences, or packed rows) per pass"
+    )
+    p.add_argument(
+        "--pack",
+        action="store_true",
+        help="several sequences per row of --max-length tokens, attention kept inside each,"
+        " instead of one sequence per row with rows of similar length padded",
+    )
+    p.add_argument(
+        "--attention",
+        choices=["sdpa", "eager", "flex_attention"],
+        default="sdpa",
+        help="attention kernel; flex_attention skips the blocks a packed row's mask removes"
+        " (CUDA: it has no backward pass on CPU)",
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the model's decoder (worth it for long GPU sittings)",
+    )
     p.add_argument(
         "--schedule-by",
         choices=["steps", "minutes"],
@@ -138,6 +174,18 @@ def main() -> None:
         p.error(f"--max-side {args.max_side}: expected 1 to 30 (ARC grids are at most 30x30)")
     if args.grid_positions == "none" and (args.edge_positions or args.static_pairs):
         p.error("--edge-positions and --static-pairs need --grid-positions learned or rotary")
+    if args.init_from:
+        if args.resume:
+            p.error("--init-from starts a new --out; --resume continues one")
+        if (args.out / "config.json").exists():
+            p.error(f"{args.out} already holds a checkpoint: continue it with --resume")
+        if not (args.init_from / "config.json").is_file():
+            p.error(f"--init-from {args.init_from}: no checkpoint there (config.json)")
+        args.out.mkdir(parents=True, exist_ok=True)
+        for f in args.init_from.iterdir():
+            if f.is_file() and f.name != "optimizer.pt" and f.suffix in (".json", ".safetensors"):
+                shutil.copy2(f, args.out / f.name)
+        args.resume = True
     if args.resume:
         changes = {"edge_positions": True} if args.edge_positions else {}
         if args.static_pairs is not None:
@@ -162,14 +210,23 @@ def main() -> None:
             edge_positions=args.edge_positions,
             static_pairs=args.static_pairs or 0,
         )
+    model.set_attn_implementation(args.attention)
     model.to(args.device).train()
+    fresh_optimizer = True  # until saved moments are loaded
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.95)
+        model.parameters(),
+        lr=args.lr,
+        weight_decay=0.01,
+        betas=(0.9, 0.95),
+        fused=torch.device(args.device).type == "cuda",  # one kernel for every parameter
     )
+    if args.compile:
+        model.get_decoder().compile()
     if grown:  # the saved moments belong to a different list of parameters
         print(f"new tables {grown}: the optimizer starts afresh")
     elif args.resume and (args.out / "optimizer.pt").exists():
         optimizer.load_state_dict(torch.load(args.out / "optimizer.pt", weights_only=True))
+        fresh_optimizer = False
 
     schedule = cosine_with_warmup(args.total_steps, args.warmup, floor=0.1)
     # by the clock: warm-up by steps, then the cosine over the rest of the sitting's minutes
@@ -199,7 +256,7 @@ def main() -> None:
     device = torch.device(args.device)
     start = time.perf_counter()
     last_save = start
-    tokens_before = state["tokens"]
+    tokens_before, first_step = state["tokens"], state["step"]
     budget = args.minutes * 60
     bar = tqdm(total=args.total_steps, initial=state["step"], desc="pretraining", unit="step")
 
@@ -236,10 +293,13 @@ def main() -> None:
     )
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
 
+    # a sitting by the clock warms a fresh optimizer up from its own first step
+    warm_from = first_step if fresh_optimizer else 0
+
     def lr_factor() -> float:
         if args.schedule_by == "steps":
             return schedule(state["step"])
-        return time_schedule(state["step"], (time.perf_counter() - start) / budget)
+        return time_schedule(state["step"] - warm_from, (time.perf_counter() - start) / budget)
 
     for chunks, n_tokens in batches:
         if state["step"] >= args.total_steps or time.perf_counter() - start >= budget:
@@ -247,7 +307,7 @@ def main() -> None:
         lr = args.lr * lr_factor()
         for g in optimizer.param_groups:
             g["lr"] = lr
-        chunks = [tuple(t.to(device, non_blocking=True) for t in c) for c in chunks]
+        chunks = [c.to(device, non_blocking=True) for c in chunks]
         loss_value = optimizer_step(model, params, chunks, optimizer, 1.0, autocast)
         state["step"] += 1
         state["tokens"] += n_tokens
@@ -278,8 +338,8 @@ def main() -> None:
 
 
 class Batches(torch.utils.data.IterableDataset):
-    """Endless optimizer-step batches of about --batch-tokens tokens, already padded into
-    micro-batches of similar length. Each DataLoader worker draws its own stream (seeded by
+    """Endless optimizer-step batches of about --batch-tokens tokens, already made into
+    micro-batches (``micro_batches``). Each DataLoader worker draws its own stream (seeded by
     the run's seed, the step the sitting starts at, and the worker), so a GPU is not kept
     waiting for one process to generate tasks."""
 
@@ -309,11 +369,21 @@ class Batches(torch.utils.data.IterableDataset):
                 if seq is not None:
                     pool.append(seq)
                     n_tokens += len(seq.ids)
-            pool.sort(key=lambda s: len(s.ids))  # rows of similar length: little padding
-            step = args.micro_batch
-            pad = self.encoder.pad_id
-            chunks = [collate(pool[i : i + step], pad, "cpu") for i in range(0, len(pool), step)]
-            yield chunks, n_tokens
+            yield micro_batches(pool, args, self.encoder.pad_id), n_tokens
+
+
+def micro_batches(pool: list, args: argparse.Namespace, pad_id: int) -> list[Batch]:
+    """One optimizer step's sequences as micro-batches of --micro-batch rows: packed into rows
+    of --max-length tokens, or (--no-pack) padded rows of similar length."""
+    step = args.micro_batch
+    if args.pack:
+        rows = [[pool[i] for i in row] for row in pack([len(s.ids) for s in pool], args.max_length)]
+        return [
+            collate_packed(rows[i : i + step], args.max_length, pad_id, "cpu")
+            for i in range(0, len(rows), step)
+        ]
+    pool = sorted(pool, key=lambda s: len(s.ids))  # rows of similar length: little padding
+    return [collate(pool[i : i + step], pad_id, "cpu") for i in range(0, len(pool), step)]
 
 
 if __name__ == "__main__":

