@@ -24,9 +24,10 @@ input cell at a *different* place:
 
 The positions follow from the token ids alone (``cell_positions``), so training, batched
 prediction and KV-cached generation need nothing beyond the ids. The model is an ordinary
-``transformers`` checkpoint: importing ``arc_seal`` registers it with the Auto classes, so
-``AutoModelForCausalLM.from_pretrained`` loads it with ``trust_remote_code`` off, and PEFT
-LoRA, full fine-tuning and ``save_pretrained`` work as for any Llama.
+``transformers`` checkpoint: importing ``arc_seal.models`` (or this module) registers it with
+the Auto classes, so ``AutoModelForCausalLM.from_pretrained`` loads it with
+``trust_remote_code`` off, and PEFT LoRA, full fine-tuning and ``save_pretrained`` work as for
+any Llama.
 """
 
 from __future__ import annotations
