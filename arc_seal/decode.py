@@ -20,7 +20,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-from transformers import DynamicCache, LlamaForCausalLM, PreTrainedTokenizerBase
+from transformers import Cache, LlamaForCausalLM, PreTrainedTokenizerBase
+from transformers.cache_utils import DynamicLayer
 
 from arc_seal.grid import MAX_SIDE
 from arc_seal.grid_model import GridLlamaConfig, cell_positions
@@ -31,6 +32,50 @@ CACHE_ARG = next(
     for name in ("cache", "past_key_values")
     if name in inspect.signature(LlamaForCausalLM.forward).parameters
 )
+
+
+class RoomyLayer(DynamicLayer):
+    """A growing KV cache layer with spare room: an update writes the new keys and values after
+    the cached ones, doubling the room when it runs out, instead of copying every cached token
+    into a new tensor (``torch.cat``: a quarter of the decoding time of a 3,000-token prompt).
+    ``keys`` and ``values`` are views of the filled part, so attention sees the same values."""
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+            self._room_k = self._room_v = None
+            self._length = 0
+        end = self._length + key_states.shape[-2]
+        if self._room_k is None or end > self._room_k.shape[-2]:
+            room = max(end, 2 * (0 if self._room_k is None else self._room_k.shape[-2]))
+            shape = (*key_states.shape[:-2], room, key_states.shape[-1])
+            k = key_states.new_empty(shape)
+            v = value_states.new_empty((*shape[:-1], value_states.shape[-1]))
+            if self._length:
+                k[..., : self._length, :] = self.keys
+                v[..., : self._length, :] = self.values
+            self._room_k, self._room_v = k, v
+        self._room_k[..., self._length : end, :] = key_states
+        self._room_v[..., self._length : end, :] = value_states
+        self._length = end
+        self.keys = self._room_k[..., :end, :]
+        self.values = self._room_v[..., :end, :]
+        return self.keys, self.values
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        """Rows follow their prefix (``search`` branches and drops prefixes)."""
+        if self.get_seq_length() > 0:
+            self._room_k = self._room_k.index_select(0, beam_idx)
+            self._room_v = self._room_v.index_select(0, beam_idx)
+            self.keys = self._room_k[..., : self._length, :]
+            self.values = self._room_v[..., : self._length, :]
+
+
+def kv_cache() -> Cache:
+    """An empty KV cache of ``RoomyLayer``s."""
+    return Cache(layer_class_to_replicate=RoomyLayer)
 
 
 @dataclass(frozen=True)
@@ -107,7 +152,7 @@ def model_inputs(model: torch.nn.Module, ids: torch.Tensor, new: int) -> dict:
 
 
 def _forward(
-    model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor, new: int, cache: DynamicCache
+    model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor, new: int, cache: Cache
 ) -> torch.Tensor:
     """Logits of the last position, feeding the ``new`` last tokens of ``ids`` (the rest are in
     ``cache``, which the pass extends). Left padding: positions count real tokens only."""
@@ -157,7 +202,7 @@ def search(
         for row, i in enumerate(batch):
             ids[row, width - len(prompts[i]) :] = torch.tensor(prompts[i])
             mask[row, width - len(prompts[i]) :] = 1
-        cache = DynamicCache()
+        cache = kv_cache()
         logits = _forward(model, ids, mask, width, cache)
         live = [_Prefix(i, (), 0.0, grammar.start(shapes[i]), True) for i in batch]
         expansions = dict.fromkeys(batch, 0)

@@ -134,3 +134,27 @@ def test_grammar_never_forbids_a_grid_of_the_right_shape(grid, known):
         assert GRAMMAR.allowed(state)[GRAMMAR.tokens.index(token)], TOK.decode(answer[: n + 1])
         state = GRAMMAR.advance(state, token)
     assert state is None
+
+
+def test_the_roomy_cache_holds_what_a_growing_cache_holds_through_updates_and_reorders():
+    from transformers.cache_utils import DynamicLayer
+
+    from arc_seal.decode import RoomyLayer
+
+    gen = torch.Generator().manual_seed(0)
+    roomy, plain = RoomyLayer(), DynamicLayer()
+    batch = 3
+    for step, new in enumerate([5, 1, 1, 2, 1, 7, 1]):
+        k = torch.randn(batch, 2, new, 4, generator=gen)
+        v = torch.randn(batch, 2, new, 4, generator=gen)
+        keys, values = roomy.update(k, v)
+        plain.update(k, v)
+        assert torch.equal(keys, plain.keys) and torch.equal(values, plain.values)
+        assert torch.equal(roomy.keys, plain.keys) and torch.equal(roomy.values, plain.values)
+        if step % 2:  # prefixes branch and end: rows follow them
+            index = torch.tensor([2, 0, 0, 1])[: batch + 1 - step % 3]
+            roomy.reorder_cache(index)
+            plain.reorder_cache(index)
+            batch = len(index)
+        assert roomy.get_seq_length() == plain.get_seq_length()
+    assert roomy._room_k.shape[-2] >= roomy.get_seq_length()  # room to spare, not one per token
