@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from arc_seal.errors import USER_ERRORS, ConfigError
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from arc_seal.config import RunConfig
     from arc_seal.distributed import Ranks
 
+T = TypeVar("T")
 USAGE_ERROR = 2
 FAILED_RUN = 1
 INTERRUPTED = 130  # the shell's status for a process ended by Ctrl-C (128 + SIGINT)
@@ -52,10 +53,29 @@ def claim_run_dir(
     name: str,
     ranks: Ranks,
     held: ExitStack,
+    load: Callable[[], T],
+) -> tuple[T, Path]:
+    """``load()`` (the model, or the experiment holding it) and the command's run directory:
+    ``run_dir`` (made empty, or with ``resume`` the one to finish), or a new
+    ``runs/<timestamp>-<name>``. A directory to resume is claimed before the load, so one in use
+    is refused at once; a new one after it, so a model that fails to load leaves none behind.
+    Rank 0 holds its lock in ``held`` and stores the config there; the other ranks are told
+    where it is."""
+    if resume:
+        run_dir = _claim(run_dir, resume, config, name, ranks, held)
+        return load(), run_dir
+    loaded = load()
+    return loaded, _claim(run_dir, resume, config, name, ranks, held)
+
+
+def _claim(
+    run_dir: Path | None,
+    resume: bool,
+    config: RunConfig,
+    name: str,
+    ranks: Ranks,
+    held: ExitStack,
 ) -> Path:
-    """The command's run directory: ``run_dir`` (made empty, or with ``resume`` the one to
-    finish), or a new ``runs/<timestamp>-<name>``. Rank 0 holds its lock in ``held`` and
-    stores the config there; the other ranks are told where it is."""
     from arc_seal import config as cfg
     from arc_seal.records import new_run_dir, prepare_run_dir, run_lock
 
@@ -143,11 +163,15 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
     ranks = from_environment(config.device)
     if run_dir and not args.resume and ranks.main:
         prepare_run_dir(run_dir, check_only=True)  # before the model loads
-    if args.resume:  # a run directory in use is refused before the model loads
-        run_dir = claim_run_dir(run_dir, True, config, config.subset, ranks, held)
-    experiment = Experiment(config, ranks)
-    if not args.resume:  # a model that fails to load leaves no run directory behind
-        run_dir = claim_run_dir(run_dir, False, config, config.subset, ranks, held)
+    experiment, run_dir = claim_run_dir(
+        run_dir,
+        bool(args.resume),
+        config,
+        config.subset,
+        ranks,
+        held,
+        lambda: Experiment(config, ranks),
+    )
     if ranks.main:
         print(f"run directory: {run_dir}" + (f" ({ranks.world} ranks)" if ranks.world > 1 else ""))
     try:
@@ -358,11 +382,15 @@ def _evaluate(args: argparse.Namespace, config: RunConfig, held: ExitStack) -> i
     if args.resume:
         check_resumable(args.out, config)
     ranks = from_environment(config.device)
-    if args.resume:
-        out = claim_run_dir(args.out, True, config, name, ranks, held)
-    engine = load_engine(config, ranks.device(config.device))
-    if not args.resume:
-        out = claim_run_dir(args.out, False, config, name, ranks, held)
+    engine, out = claim_run_dir(
+        args.out,
+        args.resume,
+        config,
+        name,
+        ranks,
+        held,
+        lambda: load_engine(config, ranks.device(config.device)),
+    )
     stages = Stages(out, config, ranks)
     records = score_tasks(stages, engine, tasks, config, [Stage(r) for r in args.rows])
     stages.finish()
@@ -530,11 +558,15 @@ def _curate(args: argparse.Namespace, config: RunConfig, held: ExitStack) -> int
                 "--pool, --synthetic, --limit, --size, --seed...); curate into a new --out"
             )
     ranks = from_environment(config.device)
-    if args.resume:
-        out = claim_run_dir(args.out, True, config, f"curate-{args.name}", ranks, held)
-    engine = load_engine(config, ranks.device(config.device))
-    if not args.resume:
-        out = claim_run_dir(args.out, False, config, f"curate-{args.name}", ranks, held)
+    engine, out = claim_run_dir(
+        args.out,
+        args.resume,
+        config,
+        f"curate-{args.name}",
+        ranks,
+        held,
+        lambda: load_engine(config, ranks.device(config.device)),
+    )
     if ranks.main:
         pool_file.write_text(json.dumps(drawn, indent=1))
         print(f"{len(tasks)} tasks x {len(configs)} configurations")

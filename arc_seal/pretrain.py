@@ -22,7 +22,7 @@ from arc_seal.encoding import Encoded, TaskEncoder
 from arc_seal.grid import Example, Task, grid_key
 from arc_seal.rest_em import sft_sequence
 from arc_seal.self_edit import SelfEditSpace
-from arc_seal.synthetic import generate_tasks
+from arc_seal.synthetic import generate_tasks, make_task
 
 
 def excluded_ids() -> set[str]:
@@ -126,3 +126,25 @@ def sample_sequence(
         if len(seq.ids) <= max_length:
             return seq
     return None
+
+
+def draw_sequence(
+    rng: np.random.Generator,
+    tasks: list[Task],
+    families: list[str],
+    encoder: TaskEncoder,
+    max_length: int,
+    max_side: int,
+    synthetic_fraction: float,
+    self_edit_fraction: float,
+) -> Encoded | None:
+    """One pretraining sequence as the pretraining script draws it: a fresh synthetic task of
+    one of ``families`` (grids up to ``max_side``) or an ARC task of ``tasks``, seen as a
+    training sequence or, a ``self_edit_fraction`` of the time, as a self-edit prompt."""
+    if rng.random() < synthetic_fraction:
+        rule = families[rng.integers(len(families))]
+        task = make_task(rule, rng, n_train=int(rng.integers(2, 5)), max_side=max_side)
+    else:
+        task = tasks[rng.integers(len(tasks))]
+    make = self_edit_sequence if rng.random() < self_edit_fraction else sample_sequence
+    return make(task, rng, encoder, max_length)

@@ -116,6 +116,21 @@ def collate_packed(
     return Batch(ids, labels, labelled, tokens, positions=positions).to(device)
 
 
+def micro_batches(
+    seqs: Sequence[Encoded], rows: int, pad_id: int, pack_width: int | None = None
+) -> list[Batch]:
+    """One optimizer step's sequences as micro-batches of ``rows`` rows: packed into rows of
+    ``pack_width`` tokens, or (None) one sequence per row, rows of similar length padded."""
+    if pack_width is not None:
+        packed = [[seqs[i] for i in row] for row in pack([len(s.ids) for s in seqs], pack_width)]
+        return [
+            collate_packed(packed[i : i + rows], pack_width, pad_id, "cpu")
+            for i in range(0, len(packed), rows)
+        ]
+    ordered = sorted(seqs, key=lambda s: len(s.ids))  # rows of similar length: little padding
+    return [collate(ordered[i : i + rows], pad_id, "cpu") for i in range(0, len(ordered), rows)]
+
+
 def causal_lm_loss(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     """Mean next-token loss over labelled positions.
 

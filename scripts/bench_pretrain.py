@@ -1,8 +1,9 @@
 """Pretraining throughput: tokens/s and model FLOPs utilisation, padded rows beside packed ones.
 
-Draws one pool of pretraining sequences (the pretraining script's own data path, timed
-alone), then times optimizer steps over it as padded micro-batches and as packed rows of
---max-length tokens, on a fresh model of the given size. Prints one JSON line.
+Draws one pool of pretraining sequences (the pretraining script's own data path,
+``pretrain.draw_sequence``, timed alone), then times optimizer steps over it as padded
+micro-batches and as packed rows of --max-length tokens, on a fresh model of the given size.
+Prints one JSON line.
 
 Tokens are real tokens (padding is not counted). Model FLOPs per token count the weights
 (6 per parameter outside the embeddings, forward and backward) and attention (12 x layers x
@@ -29,29 +30,33 @@ import torch
 from arc_seal.cli import run_cli
 from arc_seal.encoding import TaskEncoder
 from arc_seal.models import default_device, new_llama
-from arc_seal.pretrain import pretraining_tasks, sample_sequence
-from arc_seal.synthetic import RULES, make_task
+from arc_seal.pretrain import draw_sequence, pretraining_tasks
+from arc_seal.synthetic import RULES
 from arc_seal.tokenizer import build_compact_tokenizer
-from arc_seal.training import collate, collate_packed, optimizer_step, pack
+from arc_seal.training import micro_batches, optimizer_step
 
 # bf16 dense peak, TFLOP/s, by a word of the device's name
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
 
 
-def sequences(n_tokens: int, max_length: int, max_side: int, seed: int) -> tuple[list, float]:
-    """About ``n_tokens`` of pretraining sequences (half synthetic, as the script draws them)
+def sequences(n_tokens: int, args: argparse.Namespace) -> tuple[list, float]:
+    """About ``n_tokens`` of pretraining sequences, drawn as the pretraining script draws them,
     and the seconds the data path took to draw and encode them."""
     encoder = TaskEncoder(build_compact_tokenizer())
     tasks = pretraining_tasks()
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(0)
     start, pool, total = time.perf_counter(), [], 0
     while total < n_tokens:
-        if rng.random() < 0.5:
-            rule = list(RULES)[rng.integers(len(RULES))]
-            task = make_task(rule, rng, n_train=int(rng.integers(2, 5)), max_side=max_side)
-        else:
-            task = tasks[rng.integers(len(tasks))]
-        seq = sample_sequence(task, rng, encoder, max_length)
+        seq = draw_sequence(
+            rng,
+            tasks,
+            list(RULES),
+            encoder,
+            args.max_length,
+            args.max_side,
+            args.synthetic_fraction,
+            args.self_edit_fraction,
+        )
         if seq is not None:
             pool.append(seq)
             total += len(seq.ids)
@@ -91,20 +96,10 @@ def steps_per_mode(pool: list, args: argparse.Namespace, pad_id: int) -> dict[st
             steps.append(current)
             current, n = [], 0
     mb = args.micro_batch
-    padded, packed = [], []
-    for seqs in steps:
-        ordered = sorted(seqs, key=lambda s: len(s.ids))
-        padded.append(
-            [collate(ordered[i : i + mb], pad_id, "cpu") for i in range(0, len(ordered), mb)]
-        )
-        rows = [[seqs[i] for i in row] for row in pack([len(s.ids) for s in seqs], args.max_length)]
-        packed.append(
-            [
-                collate_packed(rows[i : i + mb], args.max_length, pad_id, "cpu")
-                for i in range(0, len(rows), mb)
-            ]
-        )
-    return {"padded": padded, "packed": packed}
+    return {
+        "padded": [micro_batches(seqs, mb, pad_id) for seqs in steps],
+        "packed": [micro_batches(seqs, mb, pad_id, args.max_length) for seqs in steps],
+    }
 
 
 def time_mode(model, steps: list, device: torch.device, warmup: int) -> dict:
@@ -145,6 +140,8 @@ def main() -> int:
     parser.add_argument("--intermediate", type=int, default=None, help="default: 3 x hidden")
     parser.add_argument("--max-length", type=int, default=1024, help="row width when packed")
     parser.add_argument("--max-side", type=int, default=12, help="synthetic grids' largest side")
+    parser.add_argument("--synthetic-fraction", type=float, default=0.5, help="as in pretraining")
+    parser.add_argument("--self-edit-fraction", type=float, default=0.1, help="as in pretraining")
     parser.add_argument("--batch-tokens", type=int, default=8192, help="tokens per step")
     parser.add_argument("--micro-batch", type=int, default=8, help="rows per forward pass")
     parser.add_argument("--steps", type=int, default=6, help="timed steps per mode")
@@ -164,9 +161,8 @@ def main() -> int:
     device = torch.device(args.device)
     tok = build_compact_tokenizer()
     n_steps = args.steps + args.warmup
-    pool, data_seconds = sequences(
-        int(args.batch_tokens * n_steps * 1.3), args.max_length, args.max_side, seed=0
-    )  # a step takes at least --batch-tokens: a margin so that every timed step is full
+    # a step takes at least --batch-tokens: a margin so that every timed step is full
+    pool, data_seconds = sequences(int(args.batch_tokens * n_steps * 1.3), args)
     data_tokens = sum(len(s.ids) for s in pool)
     modes = steps_per_mode(pool, args, tok.pad_token_id)
     out = {

@@ -34,22 +34,14 @@ from transformers import AutoModelForCausalLM
 from arc_seal.cli import run_cli
 from arc_seal.encoding import TaskEncoder
 from arc_seal.models import default_device, new_llama
-from arc_seal.pretrain import (
-    excluded_ids,
-    pretraining_tasks,
-    sample_sequence,
-    self_edit_sequence,
-)
-from arc_seal.synthetic import RULES, make_task
+from arc_seal.pretrain import draw_sequence, excluded_ids, pretraining_tasks
+from arc_seal.synthetic import RULES
 from arc_seal.tokenizer import build_compact_tokenizer
 from arc_seal.training import (
-    Batch,
-    collate,
-    collate_packed,
     cosine_by_fraction,
     cosine_with_warmup,
+    micro_batches,
     optimizer_step,
-    pack,
 )
 
 STATE = "trainer_state.json"
@@ -339,9 +331,9 @@ def main() -> None:
 
 class Batches(torch.utils.data.IterableDataset):
     """Endless optimizer-step batches of about --batch-tokens tokens, already made into
-    micro-batches (``micro_batches``). Each DataLoader worker draws its own stream (seeded by
-    the run's seed, the step the sitting starts at, and the worker), so a GPU is not kept
-    waiting for one process to generate tasks."""
+    micro-batches (``training.micro_batches``). Each DataLoader worker draws its own stream
+    (seeded by the run's seed, the step the sitting starts at, and the worker), so a GPU is not
+    kept waiting for one process to generate tasks."""
 
     def __init__(self, tasks, encoder, families, args, first_step: int) -> None:
         self.tasks, self.encoder, self.families = tasks, encoder, families
@@ -354,36 +346,21 @@ class Batches(torch.utils.data.IterableDataset):
         while True:
             pool, n_tokens = [], 0
             while n_tokens < args.batch_tokens:
-                if rng.random() < args.synthetic_fraction:
-                    rule = self.families[rng.integers(len(self.families))]
-                    n_train = int(rng.integers(2, 5))
-                    task = make_task(rule, rng, n_train=n_train, max_side=args.max_side)
-                else:
-                    task = self.tasks[rng.integers(len(self.tasks))]
-                make = (
-                    self_edit_sequence
-                    if rng.random() < args.self_edit_fraction
-                    else sample_sequence
+                seq = draw_sequence(
+                    rng,
+                    self.tasks,
+                    self.families,
+                    self.encoder,
+                    args.max_length,
+                    args.max_side,
+                    args.synthetic_fraction,
+                    args.self_edit_fraction,
                 )
-                seq = make(task, rng, self.encoder, args.max_length)
                 if seq is not None:
                     pool.append(seq)
                     n_tokens += len(seq.ids)
-            yield micro_batches(pool, args, self.encoder.pad_id), n_tokens
-
-
-def micro_batches(pool: list, args: argparse.Namespace, pad_id: int) -> list[Batch]:
-    """One optimizer step's sequences as micro-batches of --micro-batch rows: packed into rows
-    of --max-length tokens, or (--no-pack) padded rows of similar length."""
-    step = args.micro_batch
-    if args.pack:
-        rows = [[pool[i] for i in row] for row in pack([len(s.ids) for s in pool], args.max_length)]
-        return [
-            collate_packed(rows[i : i + step], args.max_length, pad_id, "cpu")
-            for i in range(0, len(rows), step)
-        ]
-    pool = sorted(pool, key=lambda s: len(s.ids))  # rows of similar length: little padding
-    return [collate(pool[i : i + step], pad_id, "cpu") for i in range(0, len(pool), step)]
+            width = args.max_length if args.pack else None
+            yield micro_batches(pool, args.micro_batch, self.encoder.pad_id, width), n_tokens
 
 
 if __name__ == "__main__":
