@@ -91,13 +91,22 @@ def held_out_loss(
     return pooled(list(answer_scores(model, encoder, tasks, max_length).values()))
 
 
-def sanity_tasks(per_family: int, max_side: int = 8, seed: int = SANITY_SEED) -> list[Task]:
-    """``per_family`` fresh tasks of every synthetic family, named ``family-n``."""
+def sanity_tasks(
+    per_family: int,
+    max_side: int = 8,
+    seed: int = SANITY_SEED,
+    families: list[str] | None = None,
+) -> list[Task]:
+    """``per_family`` fresh tasks of every synthetic family (or of ``families``), named
+    ``family-n``; a family's tasks are the same whichever others are drawn."""
     tasks = []
-    for rule in RULES:
-        for i, t in enumerate(
-            generate_tasks(per_family, seed=seed + len(tasks), rules=[rule], max_side=max_side)
-        ):
+    for index, rule in enumerate(RULES):
+        if families and rule not in families:
+            continue
+        drawn = generate_tasks(
+            per_family, seed=seed + index * per_family, rules=[rule], max_side=max_side
+        )
+        for i, t in enumerate(drawn):
             tasks.append(Task(f"{rule}-{i}", t.train, t.test, "synthetic"))
     return tasks
 

@@ -483,8 +483,19 @@ def curate(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--max-side", type=int, default=8, help="largest grid side of the synthetic pool's tasks"
     )
+    parser.add_argument(
+        "--families",
+        nargs="*",
+        help="--synthetic: only these synthetic families (default: all of them)",
+    )
     parser.add_argument("--limit", type=int, help="try a seeded sample of N pool tasks")
     parser.add_argument("--size", type=int, help="a seeded sample of N configurations")
+    parser.add_argument(
+        "--configurations",
+        type=Path,
+        help="JSON file listing the grid's configurations (self-edits in the reference "
+        "layout) instead of the config's self-edit options",
+    )
     parser.add_argument("--eval-fraction", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0, help="seeds the samples and the split")
     parser.add_argument(
@@ -515,18 +526,32 @@ def _curate(args: argparse.Namespace, config: RunConfig, held: ExitStack) -> int
     import numpy as np
 
     from arc_seal.benchmark import sanity_tasks
-    from arc_seal.curate import CURATION_SEED, configurations, run_grid, subset_spec, write_subset
+    from arc_seal.curate import (
+        CURATION_SEED,
+        configurations,
+        curate_pool,
+        subset_spec,
+        write_subset,
+    )
     from arc_seal.data import load_subset
     from arc_seal.distributed import from_environment
-    from arc_seal.jobs import Stages, run_job, self_edit_ttt
-    from arc_seal.self_edit import SelfEditSpace
+    from arc_seal.jobs import Stages, configuration_job, run_job
+    from arc_seal.report import grid_markdown
+    from arc_seal.self_edit import InvalidSelfEdit, SelfEditSpace, self_edit_from_json
+    from arc_seal.synthetic import RULES
     from arc_seal.ttt import load_engine
 
     if args.synthetic:
         if not 3 <= args.max_side <= 30:
             raise ConfigError(f"--max-side {args.max_side}: expected 3 to 30")
+        unknown = sorted(set(args.families or []) - set(RULES))
+        if unknown:
+            raise ConfigError(f"--families: unknown {unknown}; known: {', '.join(RULES)}")
         tasks = sanity_tasks(
-            args.synthetic, max_side=args.max_side, seed=CURATION_SEED + 1000 * args.seed
+            args.synthetic,
+            max_side=args.max_side,
+            seed=CURATION_SEED + 1000 * args.seed,
+            families=args.families,
         )
         dataset = args.name  # the kept tasks' folder, beside the subset file
     else:
@@ -544,18 +569,24 @@ def _curate(args: argparse.Namespace, config: RunConfig, held: ExitStack) -> int
     if args.limit:
         picked = np.random.default_rng(args.seed).permutation(len(tasks))[: args.limit]
         tasks = [tasks[i] for i in sorted(picked.tolist())]
-    space = SelfEditSpace(config.learning_rates, config.epoch_options)
+    if args.configurations:
+        listed = _read_configurations(args.configurations, self_edit_from_json, InvalidSelfEdit)
+        space = SelfEditSpace(tuple(listed))
+    else:
+        space = SelfEditSpace.product(config.learning_rates, config.epoch_options)
     configs = configurations(space, args.size, args.seed)
     # what makes the pool and the grid: a resumed curation must draw the very same
     drawn = {k: getattr(args, k) for k in ("pool", "exclude", "synthetic", "max_side", "limit")}
     drawn |= {"size": args.size, "seed": args.seed, "tasks": [t.id for t in tasks]}
+    drawn |= {"configurations": [c.text() for c in configs]}
     pool_file = args.out / "pool.json"
     if args.resume:
         check_resumable(args.out, config)
         if not pool_file.is_file() or json.loads(pool_file.read_text()) != drawn:
             raise ConfigError(
                 f"{args.out}: its curation drew another pool or grid ({pool_file.name} there: "
-                "--pool, --synthetic, --limit, --size, --seed...); curate into a new --out"
+                "--pool, --synthetic, --limit, --size, --configurations, --seed...); curate "
+                "into a new --out"
             )
     ranks = from_environment(config.device)
     engine, out = claim_run_dir(
@@ -571,27 +602,53 @@ def _curate(args: argparse.Namespace, config: RunConfig, held: ExitStack) -> int
         pool_file.write_text(json.dumps(drawn, indent=1))
         print(f"{len(tasks)} tasks x {len(configs)} configurations")
     stages = Stages(out, config, ranks)
-
-    def judge(job, edit):
-        ttt = self_edit_ttt(config, job.task, edit, config.seed)
-        return run_job(engine, job, ttt, config.predict)
-
-    solved = run_grid(stages, tasks, configs, judge)
+    solved, dropped = curate_pool(
+        stages,
+        tasks,
+        configs,
+        lambda job, edit: configuration_job(engine, job, config, edit),
+        lambda job: run_job(engine, job, None, config.predict),
+    )
     stages.finish()
     stages.tracker.finish()
     if not ranks.main:  # its share is recorded; rank 0 writes the subset
         return 0
-    spec = subset_spec(dataset, solved, configs, args.eval_fraction, args.seed)
+    spec = subset_spec(
+        dataset, solved, configs, config.verdict_settings(), dropped, args.eval_fraction, args.seed
+    )
     target = args.write or Path("tasks") / f"{args.name}.json"
     write_subset(target, spec, tasks if args.synthetic else None)
+    table = grid_markdown(spec)
+    (out / "grid.md").write_text(table)
+    print(table)
     kept = len(spec["train"]) + len(spec["eval"])
-    best = max(sum(row[i] for row in solved.values()) for i in range(len(configs)))
     print(
-        f"{kept} of {len(tasks)} tasks solved by some configuration "
-        f"({len(spec['train'])} train, {len(spec['eval'])} eval); the best single configuration "
-        f"solves {best}; written to {target}"
+        f"{kept} of {len(tasks)} tasks kept ({len(spec['train'])} train, {len(spec['eval'])} "
+        f"eval); dropped: {', '.join(f'{k} {len(v)}' for k, v in dropped.items())}; written to "
+        f"{target}"
     )
     return 0
+
+
+def _read_configurations(path: Path, parse, invalid: type[Exception]) -> list:
+    """The self-edits a --configurations file lists; errors name the file and the entry."""
+    import json
+
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path}: not a readable JSON file ({e})") from None
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{path}: expected a non-empty JSON list of self-edits")
+    out = []
+    for i, entry in enumerate(raw):
+        try:
+            out.append(parse(entry))
+        except invalid as e:
+            raise ConfigError(f"{path}: configuration {i}: {e}") from None
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{path}: a configuration is listed twice")
+    return out
 
 
 COMMANDS = {

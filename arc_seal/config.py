@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import json
 import typing
 from dataclasses import dataclass
 from importlib import resources
@@ -251,13 +252,35 @@ class RunConfig:
     )
     ttt_seed: str = setting(
         "task",
-        "seed of a self-edit's TTT data and order: from the task and the self-edit, so that a "
-        "(task, configuration) pair always trains on the same data and gets one verdict, in "
-        "runs and curation alike (the reference: identical self-edits train alike); or per job",
+        "seed of a self-edit's TTT data and order: from the task and the self-edit alone (not "
+        "the run's seed), so that a (task, configuration) pair always trains on the same data "
+        "and gets one verdict, in every run and in curation (the reference: identical "
+        "self-edits train alike); or per job",
         choices=("task", "job"),
     )
     reward: str = setting(
         "binary", "binary (pass@2 solve) or best_of_n (best dense score per task)", choices=REWARDS
+    )
+    reward_source: str = setting(
+        "ttt",
+        "a sampled self-edit's verdict: from its own TTT run (ttt), or read from the subset's "
+        "grid when the grid has the (task, configuration) pair and was computed under this "
+        "run's model, TTT and prediction settings (grid; TTT runs otherwise)",
+        choices=("ttt", "grid"),
+    )
+    self_edit_space: str = setting(
+        "options",
+        "what schema decoding chooses among: every combination of learning_rates, "
+        "epoch_options, the augmentation families and the losses (options), or exactly the "
+        "configurations of the subset's grid (grid)",
+        choices=("options", "grid"),
+    )
+    ttt_learner: str = setting(
+        "policy",
+        "the model TTT adapts: the reinforced policy, as in the reference (policy), or the "
+        "initial model throughout, so that a grid's verdicts stay true while the policy "
+        "learns (initial)",
+        choices=("policy", "initial"),
     )
     learning_rates: tuple[float, ...] = setting(
         REFERENCE_LEARNING_RATES,
@@ -278,6 +301,24 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         check(self)
+        if self.reward_source == "grid" and self.reward != "binary":
+            raise ConfigError(
+                "reward_source: grid holds solved / not solved only; it needs reward: binary"
+            )
+        if self.self_edit_space == "grid" and self.decoding != "schema":
+            raise ConfigError("self_edit_space: grid needs decoding: schema")
+
+    def verdict_settings(self) -> dict:
+        """What a (task, configuration) pair's verdict depends on besides the pair: the model,
+        the TTT defaults and the prediction settings. A grid records them, and a run reads
+        verdicts from a grid only when its own are the same."""
+        settings = {
+            "model": self.model,
+            "ttt": dataclasses.asdict(self.ttt),
+            "predict": dataclasses.asdict(self.predict),
+            "ttt_seed": self.ttt_seed,
+        }
+        return json.loads(json.dumps(settings))  # as a subset file holds them: lists, not tuples
 
     def oracle_ttt(self, seed: int = 0) -> TTTConfig:
         """The oracle's TTT: the reference's loss, this config's oracle families, learning

@@ -15,7 +15,6 @@ counts if any configuration solves it: the ceiling for any policy).
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,31 +22,33 @@ from pathlib import Path
 
 import numpy as np
 
-from arc_seal.augment import FAMILIES
-from arc_seal.evaluate import RowSummary
+from arc_seal.benchmark import family
+from arc_seal.evaluate import RowSummary, expected_row
 from arc_seal.grid import Task
 from arc_seal.jobs import Job, Stages
+from arc_seal.predict import trivial_cell_accuracy
 from arc_seal.records import JobRecord, Stage
-from arc_seal.self_edit import STRATEGIES, SelfEdit, SelfEditSpace
+from arc_seal.reward import RewardTable
+from arc_seal.self_edit import SelfEdit, SelfEditSpace
 
 # Synthetic curation pools are drawn from here on, away from the sanity check's seeds.
 CURATION_SEED = 54321
 
 
 def configurations(space: SelfEditSpace, size: int | None = None, seed: int = 0) -> list[SelfEdit]:
-    """Every self-edit of ``space`` (families x loss x learning rate x epochs), or a seeded
-    sample of ``size`` of them."""
-    every = [
-        SelfEdit(*flags, strategy, lr, epochs)
-        for flags in itertools.product((True, False), repeat=len(FAMILIES))
-        for strategy in STRATEGIES
-        for lr in space.learning_rates
-        for epochs in space.epochs
-    ]
+    """Every configuration of ``space``, or a seeded sample of ``size`` of them."""
+    every = list(space.configurations)
     if size is None or size >= len(every):
         return every
     picked = np.random.default_rng(seed).choice(len(every), size, replace=False)
     return [every[i] for i in sorted(picked.tolist())]
+
+
+def trivially_solved(task: Task) -> bool:
+    """Whether a trivial answer (one colour, or the input copied) is right on every test."""
+    return all(
+        e.output is not None and trivial_cell_accuracy(e.input, e.output) == 1.0 for e in task.test
+    )
 
 
 def run_grid(
@@ -71,25 +72,67 @@ def run_grid(
     }
 
 
-def split(
-    solved: dict[str, list[bool]], eval_fraction: float, seed: int
-) -> tuple[list[str], list[str]]:
-    """The tasks some configuration solves, shuffled with ``seed``, into (train, eval)."""
-    kept = sorted(t for t, row in solved.items() if any(row))
-    order = [kept[i] for i in np.random.default_rng(seed).permutation(len(kept))]
-    n_eval = round(eval_fraction * len(order))
-    return sorted(order[n_eval:]), sorted(order[:n_eval])
+# Why a pool task is left out of a curated subset: a trivial answer solves it, the model
+# solves it in context, or the grid cannot tell configurations apart on it (none or every one
+# solves it). What is left is where the choice of configuration decides the verdict.
+DROP_REASONS = ("trivial", "icl", "none", "all")
+
+
+def curate_pool(
+    stages: Stages,
+    tasks: list[Task],
+    configs: list[SelfEdit],
+    judge: Callable[[Job, SelfEdit], JobRecord],
+    icl: Callable[[Job], JobRecord],
+) -> tuple[dict[str, list[bool]], dict[str, list[str]]]:
+    """The grid of the pool's tasks that neither a trivial answer nor the model in context
+    (``icl``, a job of stage ``icl``) solves, and why each other task was dropped: (task id
+    -> solved per configuration, reason -> task ids). Tasks no configuration or every
+    configuration solves stay in the grid and are listed under ``none`` / ``all``."""
+    dropped: dict[str, list[str]] = {r: [] for r in DROP_REASONS}
+    dropped["trivial"] = [t.id for t in tasks if trivially_solved(t)]
+    rest = [t for t in tasks if t.id not in dropped["trivial"]]
+    answers = stages.run(Stage.ICL, 0, rest, 1, icl)
+    dropped["icl"] = [r.task_id for r in answers if r.solved]
+    rest = [t for t in rest if t.id not in dropped["icl"]]
+    solved = run_grid(stages, rest, configs, judge)
+    dropped["none"] = [t for t, row in solved.items() if not any(row)]
+    dropped["all"] = [t for t, row in solved.items() if all(row)]
+    return solved, dropped
+
+
+def split(kept: list[str], eval_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """``kept`` into (train, eval), seeded, each family spread evenly over both: the tasks are
+    ordered by family (shuffled within it) and every 1/eval_fraction-th goes to eval."""
+    rng = np.random.default_rng(seed)
+    order = []
+    for group in sorted({family(t) for t in kept}):
+        mine = sorted(t for t in kept if family(t) == group)
+        order += [mine[i] for i in rng.permutation(len(mine))]
+    offset = rng.random()
+    to_eval = [
+        int((i + 1) * eval_fraction + offset) > int(i * eval_fraction + offset)
+        for i in range(len(order))
+    ]
+    train = sorted(t for t, e in zip(order, to_eval, strict=True) if not e)
+    return train, sorted(t for t, e in zip(order, to_eval, strict=True) if e)
 
 
 def subset_spec(
     dataset: str,
     solved: dict[str, list[bool]],
     configs: list[SelfEdit],
+    settings: dict,
+    dropped: dict[str, list[str]] | None = None,
     eval_fraction: float = 0.5,
     seed: int = 0,
 ) -> dict:
-    """A subset file's content, the grid included."""
-    train, eval_ = split(solved, eval_fraction, seed)
+    """A subset file's content: the kept tasks split into train and eval, and the grid (which
+    configurations solve which task, under which settings, and what was dropped and why)."""
+    dropped = dropped or {}
+    out = {t for reason in ("none", "all") for t in dropped.get(reason, [])}
+    kept = [t for t, row in solved.items() if any(row) and t not in out]
+    train, eval_ = split(kept, eval_fraction, seed)
     return {
         "dataset": dataset,
         "train": train,
@@ -97,6 +140,8 @@ def subset_spec(
         "grid": {
             "configurations": [c.to_json() for c in configs],
             "solved": {t: [i for i, ok in enumerate(row) if ok] for t, row in solved.items()},
+            "settings": settings,
+            "dropped": dropped,
             "split_seed": seed,
         },
     }
@@ -116,29 +161,32 @@ def write_subset(target: Path, spec: dict, pool: list[Task] | None = None) -> No
     target.write_text(json.dumps(spec, indent=1))
 
 
-def grid_rows(grid: dict, train: list[str], eval_: list[str]) -> dict[str, RowSummary]:
-    """The two rows a grid gives without running anything: ``best_fixed`` and
-    ``grid_oracle``, on the eval tasks, shaped like the other rows."""
-    solves = {t: set(grid["solved"].get(t, [])) for t in (*train, *eval_)}
-    n = len(grid["configurations"])
-    train_counts = [sum(i in solves[t] for t in train) for i in range(n)]
-    best = max(range(n), key=lambda i: (train_counts[i], -i)) if n else None
-    per_task = {
-        "best_fixed": {t: [best in solves[t]] for t in eval_},
-        "grid_oracle": {t: [bool(solves[t])] for t in eval_},
+def grid_rows(table: RewardTable, train: list[str], eval_: list[str]) -> dict[str, RowSummary]:
+    """The rows a grid gives without running anything, on the eval tasks: ``uniform`` (a
+    configuration drawn uniformly: each task's share of solving configurations),
+    ``best_fixed`` (the configuration that solves the most train tasks), ``best_per_family``
+    (per family, the one that solves the most of the family's train tasks: what a policy that
+    recognises the family could reach; best fixed for a family without train tasks) and
+    ``grid_oracle`` (any configuration)."""
+    n = len(table.configurations)
+
+    def best(tasks: list[str], fallback: int = 0) -> int:
+        counts = [sum(table.solved[t][i] for t in tasks) for i in range(n)]
+        if not any(counts):
+            return fallback
+        return max(range(n), key=lambda i: (counts[i], i == fallback, -i))
+
+    fixed = best(train)
+    per_family = {
+        g: best([t for t in train if family(t) == g], fixed) for g in {family(t) for t in eval_}
     }
-    rows = {}
-    for name, outcomes in per_task.items():
-        correct = sum(v[0] for v in outcomes.values())
-        rows[name] = RowSummary(
-            jobs=len(eval_),
-            failed=0,
-            failures={},
-            scored=True,
-            accuracy=correct / len(eval_) if eval_ else None,
-            correct=correct,
-            total=len(eval_),
-            per_task=outcomes,
-        )
-    rows["best_fixed"].configuration = grid["configurations"][best] if n else None
+    rows = {
+        "uniform": expected_row({t: float(np.mean(table.solved[t])) for t in eval_}),
+        "best_fixed": expected_row({t: float(table.solved[t][fixed]) for t in eval_}),
+        "best_per_family": expected_row(
+            {t: float(table.solved[t][per_family[family(t)]]) for t in eval_}
+        ),
+        "grid_oracle": expected_row({t: float(any(table.solved[t])) for t in eval_}),
+    }
+    rows["best_fixed"].configuration = table.configurations[fixed].to_json()
     return rows

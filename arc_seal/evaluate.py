@@ -31,13 +31,18 @@ ROW_NAMES = {
     "seal": "SEAL (TTT + self-edit after ReST-EM)",
     "oracle": "Oracle TTT config",
     "oracle_train": "Oracle TTT config, train tasks",
+    "uniform": "Uniformly random config (expected, from the grid)",
     "best_fixed": "Best fixed config (from the grid)",
+    "best_per_family": "Best config per family (from the grid)",
     "grid_oracle": "Grid oracle (any config, from the grid)",
 }
 
 
 def row_title(name: str) -> str:
-    """A row's name in tables; ``seal@k`` is the SEAL row scored after iteration k."""
+    """A row's name in tables; ``seal@k`` is the SEAL row scored after iteration k, and a
+    ``_expected`` row the policy's expected accuracy (exact choice probabilities x grid)."""
+    if name.endswith("_expected"):
+        return row_title(name.removesuffix("_expected")) + ", expected"
     if name.startswith("seal@"):
         return f"SEAL after ReST-EM iteration {name.removeprefix('seal@')}"
     return ROW_NAMES[name]
@@ -74,10 +79,12 @@ class RowSummary:
     scored: bool
     """False when the row's tasks have no known test outputs (answered, not scored)."""
     accuracy: float | None
-    correct: int
+    correct: float
+    """Solved (task, sample) pairs; in an expected row, the expected number of solved tasks."""
     total: int
-    per_task: dict[str, list[bool]]
-    """Task id -> solved, per sample."""
+    per_task: dict[str, list[float]]
+    """Task id -> solved, per sample (True / False); in an expected row, the task's expected
+    accuracy."""
     cell_accuracy: float | None = None
     trivial_cell_accuracy: float | None = None
     shape_accuracy: float | None = None
@@ -129,11 +136,26 @@ def row_summary(records: list[JobRecord], task_ids: list[str]) -> RowSummary:
             t: [
                 [round(r.cell_accuracy, 4), round(r.trivial_cell_accuracy or 0.0, 4)]
                 for r in dense
-                if r.task_id == t
+                if r.task_id == t and r.cell_accuracy is not None  # not a grid verdict
             ]
             for t in task_ids
         },
         choices=choice_shares([r.self_edit for r in records if r.self_edit]),
+    )
+
+
+def expected_row(per_task: dict[str, float]) -> RowSummary:
+    """A row of expected accuracies, one per task (``reward.expected_accuracy``)."""
+    total = sum(per_task.values())
+    return RowSummary(
+        jobs=len(per_task),
+        failed=0,
+        failures={},
+        scored=True,
+        accuracy=total / len(per_task) if per_task else None,
+        correct=round(total, 4),
+        total=len(per_task),
+        per_task={t: [round(v, 6)] for t, v in per_task.items()},
     )
 
 

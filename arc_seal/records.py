@@ -65,6 +65,9 @@ class Stage(StrEnum):
     """A ReST-EM policy update (a ``PolicyUpdate``, not a job)."""
     GRID = "grid"
     """Curation: a task under one configuration of the grid (the sample is its index)."""
+    CHOICES = "choices"
+    """The policy's exact choice probabilities over a grid's configurations, on an eval task
+    (iteration 0: before any reinforcement)."""
 
 
 @dataclass
@@ -113,6 +116,10 @@ class JobRecord:
     invalid: str | None = None
     logprob: float | None = None
     tries: int | None = None
+    from_grid: bool = False
+    """The verdict was read from the subset's grid (``reward_source: grid``), not trained for."""
+    probabilities: list[float] | None = None
+    """Stage ``choices``: the policy's p(configuration | task) over the grid's configurations."""
 
     @property
     def key(self) -> Key:

@@ -17,15 +17,29 @@ from arc_seal.grid import Task
 from arc_seal.records import JobRecord, Record
 from arc_seal.self_edit import FLAGS
 
-TABLE_ROWS = (*ROWS, "oracle_train", "best_fixed", "grid_oracle")
+TABLE_ROWS = (
+    "icl",
+    "no_rl",
+    "no_rl_expected",
+    "seal",
+    "seal_expected",
+    "oracle",
+    "oracle_train",
+    "uniform",
+    "best_fixed",
+    "best_per_family",
+    "grid_oracle",
+)
 
 
 def table_rows(names) -> list[str]:
-    """The rows present, in table order; SEAL rows of earlier iterations before the last."""
+    """The rows present, in table order; SEAL rows of earlier iterations before the last,
+    each sampled row followed by its expected one."""
     out = []
     for name in TABLE_ROWS:
         if name == "seal":
-            out += sorted((n for n in names if n.startswith("seal@")), key=lambda n: int(n[5:]))
+            earlier = [n for n in names if n.startswith("seal@")]
+            out += sorted(earlier, key=lambda n: (int(n[5:].split("_")[0]), n))
         if name in names:
             out.append(name)
     return out
@@ -55,7 +69,7 @@ def results_markdown(results: dict) -> str:
     header = ["setting", "pass@2 accuracy", "correct / total", "cell accuracy"]
     header += ["trivial answer", "shape accuracy", "failed"]
     table = [
-        [row_title(name), _accuracy(r), f"{r.correct} / {r.total}", _score(r.cell_accuracy)]
+        [row_title(name), _accuracy(r), f"{r.correct:g} / {r.total}", _score(r.cell_accuracy)]
         + [_score(r.trivial_cell_accuracy), _score(r.shape_accuracy), f"{r.failed} / {r.jobs}"]
         for name in table_rows(rows)
         for r in [rows[name]]
@@ -162,6 +176,44 @@ def loss_markdown(losses: dict[str, dict[str, float]]) -> str:
         for g, r in losses.items()
     ]
     return "\n".join(markdown_table(header, table)) + "\n"
+
+
+def configuration_label(config: dict) -> str:
+    """A grid configuration (reference JSON layout) in a few words."""
+    data, training = config["data_generation"], config["training"]
+    families = [f for f in FAMILIES if data[f"use_{f}_augmentations"]] or ["no"]
+    loss = "all tokens" if training["strategy"] == "train_using_all_tokens" else "outputs"
+    return (
+        f"{'+'.join(families)} augmentations, loss on {loss}, lr {training['learning_rate']:g}, "
+        f"{training['num_train_epochs']} epoch(s)"
+    )
+
+
+def grid_markdown(spec: dict) -> str:
+    """Per family of a curated subset's pool: how many tasks were dropped and why, and how many
+    of its grid tasks each configuration solves: where the best configuration differs between
+    families, a policy has something to learn."""
+    from arc_seal.benchmark import family
+
+    grid = spec["grid"]
+    dropped = grid.get("dropped", {})
+    configs = grid["configurations"]
+    kept = set(spec["train"]) | set(spec["eval"])
+    groups = sorted(
+        {family(t) for t in grid["solved"]} | {family(t) for ids in dropped.values() for t in ids}
+    )
+    rows = []
+    for g in groups:
+        mine = [t for t in grid["solved"] if family(t) == g]
+        drops = [sum(family(t) == g for t in dropped.get(r, [])) for r in ("trivial", "icl")]
+        solves = [sum(i in grid["solved"][t] for t in mine) for i in range(len(configs))]
+        rows.append([g, *drops, len(mine), *(f"{n}" for n in solves), sum(t in kept for t in mine)])
+    header = ["family", "trivial", "ICL solves", "in grid"]
+    header += [f"c{i}" for i in range(len(configs))] + ["kept"]
+    lines = ["Grid tasks each configuration solves, per family:", ""]
+    lines += markdown_table(header, rows)
+    lines += [""] + [f"- c{i}: {configuration_label(c)}" for i, c in enumerate(configs)]
+    return "\n".join(lines) + "\n"
 
 
 def submission(tasks: list[Task], attempts: dict[str, list[list[np.ndarray]]]) -> dict:

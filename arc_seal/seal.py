@@ -14,25 +14,32 @@ rank 0 updates the policy, writes the results and logs to W&B.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 from peft import PeftModel
+from transformers import PreTrainedModel
 
+from arc_seal.benchmark import family
 from arc_seal.config import RunConfig
 from arc_seal.curate import grid_rows
 from arc_seal.data import Subset, load_subset
 from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
-from arc_seal.evaluate import row_summary, voted_attempts
+from arc_seal.evaluate import RowSummary, expected_row, row_summary, voted_attempts
 from arc_seal.grid import known_outputs
 from arc_seal.jobs import Job, Stages, job_seed, run_job, self_edit_job
+from arc_seal.policy import configuration_probabilities
 from arc_seal.records import JobRecord, PolicyUpdate, Stage
 from arc_seal.render import render_task
 from arc_seal.report import results_markdown, submission
 from arc_seal.rest_em import reinforced, sft_policy
+from arc_seal.reward import RewardTable, expected_accuracy
+from arc_seal.self_edit import SelfEditSpace
 from arc_seal.ttt import TTTEngine, load_engine
 
 log = logging.getLogger(__name__)
@@ -55,7 +62,26 @@ class Experiment:
                 "outputs, so self-edits on them cannot be rewarded (set iterations: 0 and "
                 "oracle_on_train: false for a prediction-only run)"
             )
+        self.table = None if self.subset.grid is None else RewardTable.from_grid(self.subset.grid)
+        if self.table is None and "grid" in (config.reward_source, config.self_edit_space):
+            raise ConfigError(
+                f"subset {config.subset!r} has no grid, so reward_source and self_edit_space "
+                "cannot be 'grid' (curate one: arc-seal curate)"
+            )
+        if config.reward_source == "grid" and self.table.settings != config.verdict_settings():
+            raise ConfigError(
+                f"subset {config.subset!r}: its grid was computed under other model, TTT or "
+                "prediction settings than this run's, so its verdicts are not this run's "
+                "(run with the config it was curated with, or reward_source: ttt)"
+            )
+        if config.self_edit_space == "grid":
+            self.space = self.table.space
+        else:
+            self.space = SelfEditSpace.product(config.learning_rates, config.epoch_options)
         self.engine = load_engine(config, ranks.device(config.device))
+        self.policy: PreTrainedModel | None = None
+        """With ``ttt_learner: initial``, the reinforced policy (None until it is reinforced:
+        the engine's base model writes the self-edits)."""
 
     def icl(self, job: Job) -> JobRecord:
         return run_job(self.engine, job, None, self.config.predict)
@@ -64,7 +90,49 @@ class Experiment:
         return run_job(self.engine, job, self.config.oracle_ttt(job.seed), self.config.predict)
 
     def self_edit(self, job: Job) -> JobRecord:
-        return self_edit_job(self.engine, job, self.config)
+        table = self.table if self.config.reward_source == "grid" else None
+        return self_edit_job(self.engine, job, self.config, self.space, table, self.policy)
+
+    def choices(self, job: Job) -> JobRecord:
+        """The policy's exact probability of each grid configuration for the job's task."""
+        c = self.config
+        with self.engine.base_model():
+            model = self.engine.model if self.policy is None else self.policy
+            probs = configuration_probabilities(
+                model,
+                self.engine.encoder,
+                job.task,
+                self.space,
+                1.0 if c.temperature is None else c.temperature,
+                c.self_edit_prompt,
+            )
+        return JobRecord(*job.key, probabilities=[round(float(p), 6) for p in probs])
+
+    def score_choices(self, iteration: int) -> None:
+        """Stage ``choices`` on the eval tasks, when the policy chooses among a grid's
+        configurations: what its expected accuracy is computed from."""
+        if self.config.self_edit_space == "grid":
+            self.jobs(Stage.CHOICES, iteration, self.subset.eval, 1, self.choices)
+
+    def policy_base(self) -> PreTrainedModel:
+        """The plain model the next policy update fine-tunes: the engine's (which it then
+        gives up), or, with ``ttt_learner: initial``, the policy so far or a copy of the
+        learner, which stays as it is."""
+        if self.config.ttt_learner == "policy":
+            return self.engine.release()
+        if self.policy is not None:
+            return self.policy
+        with self.engine.base_model():
+            copied = copy.deepcopy(self.engine.model)
+        return copied if self.engine.lora.method == "full" else copied.unload()
+
+    def adopt(self, policy: PreTrainedModel) -> None:
+        """The fine-tuned policy writes the next self-edits; with ``ttt_learner: policy`` it
+        is also what TTT adapts."""
+        if self.config.ttt_learner == "policy":
+            self.engine = TTTEngine(policy, self.engine.encoder.tokenizer, self.config.ttt)
+        else:
+            self.policy = policy
 
     def rest_em_iteration(self, iteration: int) -> None:
         """Sample and reward self-edits on the train tasks, then update the policy."""
@@ -92,25 +160,23 @@ class Experiment:
             self.records.refresh()
             done = self.records.get(key)
         if done.pairs and done.failure is None:
-            base = self.engine.release()
+            base = self.policy_base()
             if self.config.sft.float32:
                 base = base.float()
-            merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
-            self.engine = TTTEngine(merged, self.engine.encoder.tokenizer, self.config.ttt)
+            self.adopt(PeftModel.from_pretrained(base, adapter).merge_and_unload())
 
     def policy_update(
         self, iteration: int, chosen: list[JobRecord], rate: float, adapter: Path
     ) -> None:
         """ReST-EM's M-step: fine-tune the policy on the chosen self-edits; it becomes the next
-        policy and TTT base."""
+        policy (and, with ``ttt_learner: policy``, the next TTT base)."""
         c = self.config
         stats = {"pairs": 0, "steps": 0, "losses": [], "seconds": 0.0, "failure": None}
         if chosen:
             tasks = {t.id: t for t in self.subset.train}
             pairs = [(tasks[r.task_id], r.self_edit_text) for r in chosen]
-            base = self.engine.release()
             merged, stats = sft_policy(
-                base,
+                self.policy_base(),
                 self.engine.encoder,
                 pairs,
                 c.sft,
@@ -119,7 +185,7 @@ class Experiment:
                 save_to=adapter,
                 style=c.self_edit_prompt,
             )
-            self.engine = TTTEngine(merged, self.engine.encoder.tokenizer, c.ttt)
+            self.adopt(merged)
             note = f"fine-tuned on {len(pairs)} rewarded self-edits"
             if stats["failure"]:
                 note = f"fine-tuning failed ({stats['failure']}): the policy is unchanged"
@@ -156,12 +222,14 @@ class Experiment:
             "no_rl": self.jobs(Stage.NO_RL, 0, s.eval, c.eval_samples, self.self_edit),
         }
         self.tracker.self_edits(Stage.NO_RL, 0, rows["no_rl"])
+        self.score_choices(0)
         if c.oracle_on_train:
             rows["oracle_train"] = self.jobs(
                 Stage.ORACLE_TRAIN, 0, s.train, c.oracle_samples, self.oracle
             )
         for iteration in range(1, c.iterations + 1):
             self.rest_em_iteration(iteration)
+            self.score_choices(iteration)
             if c.seal_each_iteration and iteration < c.iterations:
                 rows[f"seal@{iteration}"] = self.jobs(
                     Stage.SEAL, iteration, s.eval, c.eval_samples, self.self_edit
@@ -186,8 +254,11 @@ class Experiment:
             "seed": c.seed,
             "rows": {name: row_summary(recs, ids[name]) for name, recs in rows.items()},
         }
-        if s.grid is not None:
-            results["rows"] |= grid_rows(s.grid, [t.id for t in s.train], ids["seal"])
+        if self.table is not None:
+            results["rows"] |= grid_rows(self.table, [t.id for t in s.train], ids["seal"])
+        if c.self_edit_space == "grid":
+            results["rows"] |= self.expected_rows()
+            results["choices_by_family"] = self.choices_by_family()
         results |= {
             "train_reward_rate": {
                 str(u.iteration): u.train_reward_rate for u in self.records.updates()
@@ -212,6 +283,38 @@ class Experiment:
             pictures.append([task.id, sum(outcomes), len(outcomes), png])
         self._log_wandb(results, pictures)
         return results
+
+    def expected_rows(self) -> dict[str, RowSummary]:
+        """``no_rl_expected`` and ``seal@k_expected`` (``seal_expected`` after the last
+        iteration): each eval task's expected accuracy under the policy's exact choice
+        probabilities, read against the grid."""
+        rows = {}
+        for iteration in range(self.config.iterations + 1):
+            name = "no_rl" if iteration == 0 else f"seal@{iteration}"
+            if iteration == self.config.iterations and iteration:
+                name = "seal"
+            rows[f"{name}_expected"] = expected_row(
+                expected_accuracy(self.probabilities(iteration), self.table)
+            )
+        return rows
+
+    def probabilities(self, iteration: int) -> dict[str, np.ndarray]:
+        records = [self.records.get((Stage.CHOICES, iteration, t.id, 0)) for t in self.subset.eval]
+        return {r.task_id: np.array(r.probabilities) for r in records}
+
+    def choices_by_family(self) -> dict[str, dict[str, list[float]]]:
+        """Before ReST-EM and after its last iteration: per family, the policy's mean
+        probability of each grid configuration over the family's eval tasks."""
+        out = {}
+        for iteration in sorted({0, self.config.iterations}):
+            probs = self.probabilities(iteration)
+            out["no_rl" if iteration == 0 else "seal"] = {
+                g: np.mean([p for t, p in probs.items() if family(t) == g], axis=0)
+                .round(4)
+                .tolist()
+                for g in sorted({family(t) for t in probs})
+            }
+        return out
 
     def _log_wandb(self, results: dict, pictures: list[list]) -> None:
         t = self.tracker

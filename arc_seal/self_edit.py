@@ -14,6 +14,7 @@ carries a self-edit can be read without torch; how the policy writes one is ``po
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -141,20 +142,73 @@ def parse_self_edit(text: str) -> SelfEdit:
     raise InvalidSelfEdit("no JSON object found")
 
 
+# The canonical JSON is fixed text around seven choice points (four flags, the strategy, the
+# learning rate, the epochs): FIXED[0] choice[0] FIXED[1] ... choice[6] FIXED[7].
+FIXED = (
+    '{"data_generation":{"' + FLAGS[0] + '":',
+    *(f',"{flag}":' for flag in FLAGS[1:]),
+    '},"training":{"strategy":"',
+    '","learning_rate":',
+    ',"num_train_epochs":',
+    "}}",
+)
+CHOICE_POINTS = len(FIXED) - 1
+
+
+def choice_texts(edit: SelfEdit) -> tuple[str, ...]:
+    """What ``edit`` chooses at each choice point, as the canonical JSON writes it."""
+    flags = tuple("true" if getattr(edit, f) else "false" for f in FLAGS)
+    lr = json.dumps(float(edit.learning_rate))
+    return (*flags, edit.strategy, lr, str(edit.num_train_epochs))
+
+
+def canonical_prefix(chosen: tuple[str, ...]) -> str:
+    """The canonical JSON up to the choice point after ``chosen`` (all of it once every choice
+    is made)."""
+    return "".join(FIXED[i] + c for i, c in enumerate(chosen)) + FIXED[len(chosen)]
+
+
 @dataclass(frozen=True)
 class SelfEditSpace:
-    """The options schema decoding chooses from."""
+    """The configurations schema decoding chooses among: every combination of some options
+    (``product``, the reference's schema) or a listed few (a curated grid's), so that every
+    sample is one of them. Decoding walks them as a tree of choice points."""
 
-    learning_rates: tuple[float, ...] = REFERENCE_LEARNING_RATES
-    epochs: tuple[int, ...] = REFERENCE_EPOCHS
+    configurations: tuple[SelfEdit, ...]
 
-    def pieces(self) -> list[str | list[str]]:
-        """The canonical JSON as fixed text and choice points (lists of option texts)."""
-        bools = ["true", "false"]
-        out: list[str | list[str]] = ['{"data_generation":{']
-        for i, flag in enumerate(FLAGS):
-            out += [("," if i else "") + f'"{flag}":', bools]
-        out += ['},"training":{"strategy":"', list(STRATEGIES), '","learning_rate":']
-        out += [[json.dumps(float(lr)) for lr in self.learning_rates], ',"num_train_epochs":']
-        out += [[str(e) for e in self.epochs], "}}"]
-        return out
+    def __post_init__(self) -> None:
+        if not self.configurations:
+            raise ValueError("a self-edit space needs at least one configuration")
+        paths = tuple(choice_texts(c) for c in self.configurations)
+        tree: dict[tuple[str, ...], dict[str, None]] = {}
+        for path in paths:
+            for depth in range(CHOICE_POINTS):
+                tree.setdefault(path[:depth], {})[path[depth]] = None
+        object.__setattr__(self, "_paths", paths)
+        object.__setattr__(self, "_tree", {k: list(v) for k, v in tree.items()})
+
+    @classmethod
+    def product(
+        cls,
+        learning_rates: tuple[float, ...] = REFERENCE_LEARNING_RATES,
+        epochs: tuple[int, ...] = REFERENCE_EPOCHS,
+    ) -> SelfEditSpace:
+        """Every combination of the families, the two losses, and these learning rates and
+        epochs, in the order schema decoding lists the options."""
+        return cls(
+            tuple(
+                SelfEdit(*flags, strategy, float(lr), epochs_)
+                for flags in itertools.product((True, False), repeat=len(FLAGS))
+                for strategy in STRATEGIES
+                for lr in learning_rates
+                for epochs_ in epochs
+            )
+        )
+
+    def options(self, chosen: tuple[str, ...]) -> list[str]:
+        """The option texts allowed at the choice point after ``chosen``, in listed order."""
+        return self._tree[chosen]
+
+    def index(self, chosen: tuple[str, ...]) -> int:
+        """Which configuration a complete choice path is."""
+        return self._paths.index(chosen)

@@ -20,7 +20,7 @@ from arc_seal.policy import prompt_ids
 from arc_seal.predict import Candidate, build_queries, reference_vote
 from arc_seal.records import Stage
 from arc_seal.rest_em import SFTConfig, sft_policy
-from arc_seal.self_edit import SelfEdit
+from arc_seal.self_edit import SelfEdit, SelfEditSpace
 from arc_seal.synthetic import make_task
 from arc_seal.tokenizer import build_compact_tokenizer
 from arc_seal.training import length_grouped_batches
@@ -147,6 +147,7 @@ def test_identical_self_edits_train_on_identical_data_with_a_task_seed(monkeypat
     edit = SelfEdit(True, False, False, False, "train_using_output_tokens", 1e-3, 1)
     monkeypatch.setattr("arc_seal.policy.sample_schema", lambda *args, **kw: (edit.text(), -1.0))
     small = {"max_sequences": 6, "max_steps": None, "lora_r": 4, "lora_alpha": 4}
+    space = SelfEditSpace((edit,))
     losses = {}
     for seeding in ("task", "job"):
         config = replace(
@@ -158,7 +159,7 @@ def test_identical_self_edits_train_on_identical_data_with_a_task_seed(monkeypat
         )
         engine = TTTEngine(new_llama(tok, hidden_size=32, layers=1, heads=2), tok, config.ttt)
         runs = [
-            self_edit_job(engine, Job(Stage.NO_RL, 0, task, s, seed=s + 7), config)
+            self_edit_job(engine, Job(Stage.NO_RL, 0, task, s, seed=s + 7), config, space)
             for s in range(2)
         ]
         losses[seeding] = [r.ttt.losses for r in runs]

@@ -119,14 +119,14 @@ def test_schema_sampling_is_always_valid_with_a_log_probability(kind):
     tok = build_compact_tokenizer() if kind == "compact" else chat_tokenizer()
     model = new_llama(tok, hidden_size=32, layers=1, heads=2)
     task = make_task("flip_lr", np.random.default_rng(0), n_train=2, min_side=2, max_side=3)
-    space = SelfEditSpace(learning_rates=(1e-4, 1e-3), epochs=(1, 2))
+    space = SelfEditSpace.product(learning_rates=(1e-4, 1e-3), epochs=(1, 2))
     rng = np.random.default_rng(0)
     seen = set()
     for _ in range(4):
         text, logprob = sample_schema(model, TaskEncoder(tok), task, space, rng)
         edit = parse_self_edit(text)
         assert text == edit.text()
-        assert edit.learning_rate in space.learning_rates and edit.num_train_epochs in space.epochs
+        assert edit in space.configurations
         assert logprob <= 0.0
         seen.add(text)
     assert len(seen) > 1  # it samples, it does not always pick the same options
