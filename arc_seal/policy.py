@@ -143,6 +143,9 @@ def sample_schema(
     logprob = 0.0
     while len(chosen) < CHOICE_POINTS:
         options = space.options(chosen)
+        if len(options) == 1:  # nothing to choose: no draw
+            chosen += (options[0],)
+            continue
         probs = _choice_probabilities(model, encoder, ids, chosen, options, temperature)
         choice = int(rng.choice(len(options), p=probs / probs.sum()))
         logprob += float(np.log(probs[choice]))
@@ -159,7 +162,9 @@ def _choice_probabilities(
     temperature: float,
 ) -> np.ndarray:
     """The model's probabilities of ``options`` at the choice point after ``chosen``,
-    renormalised over them."""
+    renormalised over them (no forward pass where there is only one)."""
+    if len(options) == 1:
+        return np.ones(1)
     prefix = canonical_prefix(chosen)
     scores = _option_logprobs(model, encoder, prompt, [prefix + o for o in options])
     return torch.softmax(scores / temperature, dim=0).numpy().astype(np.float64)

@@ -96,6 +96,7 @@ def results_markdown(results: dict) -> str:
         "input copied), on the same jobs; a cell accuracy below it is no evidence of skill."
     )
     lines += ["", note, "", f"Time: {seconds}", ""]
+    lines += effect_markdown([results])
     return "\n".join(lines + choices_markdown([rows]))
 
 
@@ -124,7 +125,92 @@ def seeds_markdown(runs: list[dict]) -> str:
     lines = [f"# {runs[0]['subset']}: {runs[0]['model']}, {len(runs)} runs (seeds {seeds})", ""]
     lines += markdown_table(header, table)
     lines += ["", "Each cell: mean over runs [lowest, highest].", ""]
+    lines += effect_markdown(runs)
     return "\n".join(lines + choices_markdown([r["rows"] for r in runs]))
+
+
+def _per_task_mean(runs: list[dict], row: str) -> dict[str, float]:
+    """A row's score per task, averaged over its samples and over the runs."""
+    tasks = runs[0]["rows"][row].per_task
+    return {t: float(np.mean([np.mean(r["rows"][row].per_task[t]) for r in runs])) for t in tasks}
+
+
+# The differences the SEAL-effect experiment asks about: (row, row it is compared with).
+CONTRASTS = (
+    ("seal_expected", "best_fixed"),
+    ("seal_expected", "no_rl_expected"),
+    ("seal_expected", "best_per_family"),
+    ("seal", "best_fixed"),
+    ("seal", "no_rl"),
+)
+
+
+def effect_markdown(runs: list[dict]) -> list[str]:
+    """Over runs (RL seeds) on one curated subset: each contrast's mean difference over eval
+    tasks (each task's score averaged over samples and runs) with a 95% paired-bootstrap
+    interval, the share of the best-fixed-to-grid-oracle gap SEAL closes, and, per family, how
+    much of the policy's probability sits on the family's best configurations before and after
+    ReST-EM."""
+    from arc_seal.reward import paired_bootstrap
+
+    rows = [n for n in runs[0]["rows"] if all(n in r["rows"] for r in runs)]
+    if "seal_expected" not in rows or "best_fixed" not in rows:
+        return []
+    means = {n: _per_task_mean(runs, n) for n in rows}
+    table = []
+    for a, b in CONTRASTS:
+        if a in means and b in means:
+            mean, low, high = paired_bootstrap(means[a], means[b])
+            table.append(
+                [
+                    f"{row_title(a)} - {row_title(b)}",
+                    f"{100 * mean:+.1f}",
+                    f"[{100 * low:+.1f}, {100 * high:+.1f}]",
+                ]
+            )
+    lines = ["## The SEAL effect", ""]
+    lines += markdown_table(["difference (points)", "mean", "95% interval"], table)
+    fixed, oracle = (float(np.mean(list(means[n].values()))) for n in ("best_fixed", "grid_oracle"))
+    seal = float(np.mean(list(means["seal_expected"].values())))
+    if oracle > fixed:
+        lines.append(
+            f"\nSEAL (expected) closes {100 * (seal - fixed) / (oracle - fixed):.0f}% of the gap "
+            f"from the best fixed configuration ({100 * fixed:.1f}%) to the grid oracle "
+            f"({100 * oracle:.1f}%)."
+        )
+    lines += [
+        "",
+        f"Paired bootstrap over the {len(means['best_fixed'])} eval tasks (10,000 resamples), "
+        f"each task's score averaged over samples and the {len(runs)} runs.",
+        "",
+    ]
+    return lines + family_choices_markdown(runs)
+
+
+def family_choices_markdown(runs: list[dict]) -> list[str]:
+    """Per family: the grid configurations that solve most of its eval tasks, and the policy's
+    probability of them before and after ReST-EM (mean over runs); then the configuration it
+    favours most, before and after."""
+    if not all("choices_by_family" in r and "grid_by_family" in r for r in runs):
+        return []
+    grid = runs[0]["grid_by_family"]
+    table = []
+    for group, solves in grid.items():
+        best = [i for i, n in enumerate(solves) if n == max(solves)] if max(solves) else []
+        cells = [group, ", ".join(f"c{i}" for i in best) or "-"]
+        for when in ("no_rl", "seal"):
+            probs = np.mean([r["choices_by_family"][when][group] for r in runs], axis=0)
+            cells += [f"{100 * probs[best].sum():.0f}%", f"c{int(np.argmax(probs))}"]
+        table.append(cells)
+    header = ["family", "best configs (eval)", "p(best), no RL", "favoured, no RL"]
+    header += ["p(best), SEAL", "favoured, SEAL"]
+    lines = ["## Choices per family", ""] + markdown_table(header, table)
+    return lines + [
+        "",
+        "p(best): the policy's probability, summed over the family's best configurations, mean "
+        "over the family's eval tasks and the runs; favoured: its most probable configuration.",
+        "",
+    ]
 
 
 def choices_markdown(runs: list[dict[str, RowSummary]]) -> list[str]:
@@ -285,6 +371,7 @@ class Tracker:
                 "job/final_loss": ttt.losses[-1] if ttt and ttt.losses else None,
                 "job/seconds": record.seconds,
                 "job/failed": float(record.failure is not None),
+                "job/from_grid": float(record.from_grid),
             }
         )
 

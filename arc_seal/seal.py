@@ -259,6 +259,13 @@ class Experiment:
         if c.self_edit_space == "grid":
             results["rows"] |= self.expected_rows()
             results["choices_by_family"] = self.choices_by_family()
+            results["grid_by_family"] = {
+                g: [
+                    int(sum(self.table.solved[t.id][i] for t in s.eval if family(t.id) == g))
+                    for i in range(len(self.table.configurations))
+                ]
+                for g in sorted({family(t.id) for t in s.eval})
+            }
         results |= {
             "train_reward_rate": {
                 str(u.iteration): u.train_reward_rate for u in self.records.updates()

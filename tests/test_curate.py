@@ -17,6 +17,7 @@ from arc_seal.curate import (
 )
 from arc_seal.data import load_subset
 from arc_seal.distributed import Ranks
+from arc_seal.errors import TaskFormatError
 from arc_seal.grid import grids_equal
 from arc_seal.jobs import Stages
 from arc_seal.records import RECORDS, JobRecord
@@ -144,6 +145,24 @@ def test_a_curated_subset_file_loads_with_its_grid(tmp_path):
     subset = load_subset(str(path))
     assert subset.grid["solved"] == {"007bbfb7": [0], "00d62c1b": [1]}
     assert {t.id for t in subset.train + subset.eval} == {"007bbfb7", "00d62c1b"}
+
+
+def test_a_grid_that_is_not_self_edits_and_verdicts_is_refused_naming_the_file(tmp_path):
+    configs = configurations(SPACE, size=2, seed=0)
+    spec = subset_spec(
+        "arc-agi-1", {"007bbfb7": [True, False], "00d62c1b": [False, True]}, configs, {}
+    )
+    path = tmp_path / "curated.json"
+    bad = json.loads(json.dumps(spec))
+    bad["grid"]["configurations"][1]["training"]["learning_rate"] = "fast"
+    path.write_text(json.dumps(bad))
+    with pytest.raises(TaskFormatError, match="curated.json: grid configuration 1: learning_rate"):
+        load_subset(str(path))
+    bad = json.loads(json.dumps(spec))
+    bad["grid"]["solved"]["007bbfb7"] = [2]
+    path.write_text(json.dumps(bad))
+    with pytest.raises(TaskFormatError, match="verdicts of task '007bbfb7' must list"):
+        load_subset(str(path))
 
 
 def test_a_curated_synthetic_subset_ships_its_kept_tasks_as_files(tmp_path):

@@ -77,8 +77,9 @@ def test_self_edit_sequences_train_on_a_valid_self_edit_only():
 def test_random_self_edits_cover_every_option():
     rng = np.random.default_rng(0)
     edits = [parse_self_edit(random_self_edit(rng)) for _ in range(2000)]
-    assert {e.learning_rate for e in edits} == set(BROAD_SPACE.learning_rates)
-    assert {e.num_train_epochs for e in edits} == set(BROAD_SPACE.epochs)
+    every = BROAD_SPACE.configurations
+    assert {e.learning_rate for e in edits} == {e.learning_rate for e in every}
+    assert {e.num_train_epochs for e in edits} == {e.num_train_epochs for e in every}
     assert {e.strategy for e in edits} == {"train_using_all_tokens", "train_using_output_tokens"}
     share = np.mean([e.use_basic_augmentations for e in edits])
     assert 0.45 < share < 0.55

@@ -20,6 +20,7 @@ from arc_seal.evaluate import ROWS
 from arc_seal.jobs import Job
 from arc_seal.records import Stage
 from arc_seal.seal import Experiment
+from arc_seal.self_edit import SelfEdit
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--iterations", "1", "--samples-per-task", "2", "--eval-samples", "1"]
@@ -408,7 +409,10 @@ def test_full_fine_tuning_search_and_poe_run_the_whole_loop(tmp_path, capsys):
     inputs = learnable_run_inputs(tmp_path)
     spec = json.loads(inputs["subset"].read_text())  # a curated subset carries its grid
     ids = spec["train"] + spec["eval"]
-    spec["grid"] = {"configurations": [{}, {}], "solved": {ids[0]: [1], ids[1]: [1], ids[2]: [0]}}
+    configs = [
+        SelfEdit(*[False] * 4, "train_using_output_tokens", lr, 1).to_json() for lr in (1e-3, 1e-2)
+    ]
+    spec["grid"] = {"configurations": configs, "solved": {ids[0]: [1], ids[1]: [1], ids[2]: [0]}}
     inputs["subset"].write_text(json.dumps(spec))
     out = tmp_path / "run"
     levers = ["--ttt.method", "full", "--ttt.tokens-per-epoch", "400", "--ttt.max-steps", "none"]
