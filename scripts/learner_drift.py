@@ -20,7 +20,7 @@ from peft import PeftModel
 from tqdm import tqdm
 
 from arc_seal.cli import run_cli
-from arc_seal.config import CONFIG, from_dict, load_yaml
+from arc_seal.config import stored_config
 from arc_seal.data import load_subset
 from arc_seal.errors import ConfigError
 from arc_seal.jobs import Job, configuration_job
@@ -36,7 +36,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="seeds the sample of pairs")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or mps")
     args = parser.parse_args()
-    config = from_dict(load_yaml(args.run / CONFIG), str(args.run / CONFIG))
+    config = stored_config(args.run)
     subset = load_subset(config.subset)
     if subset.grid is None:
         raise ConfigError(f"{args.run}: its subset {config.subset!r} has no grid to compare with")

@@ -7,7 +7,7 @@ import pytest
 import torch
 from tiny import learnable_run_inputs, new_llama
 
-from arc_seal.config import from_dict, load_yaml
+from arc_seal.config import CONFIG, from_dict, load_yaml, store_config
 from arc_seal.curate import DROP_REASONS, curate_pool, subset_spec
 from arc_seal.data import load_subset
 from arc_seal.distributed import Ranks
@@ -235,3 +235,22 @@ def test_a_grid_computed_under_other_settings_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="its grid was computed under other"):
         Experiment(other)
     Experiment(replace(other, reward_source="ttt"))  # training each pair afresh is fine
+
+
+@pytest.mark.slow
+def test_learner_drift_trains_sampled_pairs_afresh_from_the_reinforced_policy(run_script, tmp_path):
+    experiment, solved = _grid_experiment(tmp_path)
+    (tmp_path / "settings").mkdir()
+    store_config(experiment.config, tmp_path / "settings")
+    out = tmp_path / "run"
+    done = run_script(
+        "run_arc.py", "--config", str(tmp_path / "settings" / CONFIG), "--output-dir", str(out)
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    drift = run_script("learner_drift.py", str(out), "--pairs", "4")
+    assert drift.returncode == 0, drift.stderr[-2000:]
+    report = json.loads((out / "learner_drift.json").read_text())
+    assert report["pairs"] == 4 and report["policy_updates_merged"] >= 1
+    assert all(p["grid"] == solved[p["task"]][p["configuration"]] for p in report["detail"])
+    changed = sum(p["grid"] != p["reinforced_learner"] for p in report["detail"])
+    assert report["changed"] == changed and f"{changed} of 4 verdicts change" in drift.stdout
