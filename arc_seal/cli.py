@@ -537,7 +537,7 @@ def _curate(args: argparse.Namespace, config: RunConfig, held: ExitStack) -> int
     from arc_seal.distributed import from_environment
     from arc_seal.jobs import Stages, configuration_job, run_job
     from arc_seal.report import grid_markdown
-    from arc_seal.self_edit import InvalidSelfEdit, SelfEditSpace, self_edit_from_json
+    from arc_seal.self_edit import SelfEditSpace
     from arc_seal.synthetic import RULES
     from arc_seal.ttt import load_engine
 
@@ -570,7 +570,7 @@ def _curate(args: argparse.Namespace, config: RunConfig, held: ExitStack) -> int
         picked = np.random.default_rng(args.seed).permutation(len(tasks))[: args.limit]
         tasks = [tasks[i] for i in sorted(picked.tolist())]
     if args.configurations:
-        listed = _read_configurations(args.configurations, self_edit_from_json, InvalidSelfEdit)
+        listed = _read_configurations(args.configurations)
         space = SelfEditSpace(tuple(listed))
     else:
         space = SelfEditSpace.product(config.learning_rates, config.epoch_options)
@@ -630,9 +630,11 @@ def _curate(args: argparse.Namespace, config: RunConfig, held: ExitStack) -> int
     return 0
 
 
-def _read_configurations(path: Path, parse, invalid: type[Exception]) -> list:
+def _read_configurations(path: Path) -> list:
     """The self-edits a --configurations file lists; errors name the file and the entry."""
     import json
+
+    from arc_seal.self_edit import InvalidSelfEdit, self_edit_from_json
 
     try:
         raw = json.loads(path.read_text())
@@ -643,8 +645,8 @@ def _read_configurations(path: Path, parse, invalid: type[Exception]) -> list:
     out = []
     for i, entry in enumerate(raw):
         try:
-            out.append(parse(entry))
-        except invalid as e:
+            out.append(self_edit_from_json(entry))
+        except InvalidSelfEdit as e:
             raise ConfigError(f"{path}: configuration {i}: {e}") from None
     if len(set(out)) != len(out):
         raise ConfigError(f"{path}: a configuration is listed twice")
