@@ -63,6 +63,12 @@ class TTTConfig:
         "reference)",
         choices=PERMUTED_COPIES,
     )
+    colour_copies: int = setting(
+        0,
+        "copies of each leave-out task under a random recolouring (colour 0 kept) and "
+        "demonstration order, whatever the families: data that keeps the task's rule",
+        ge=0,
+    )
     strategy: str = setting(
         "output_tokens",
         "loss on the answer tokens only (output_tokens) or on every real token (all_tokens)",

@@ -174,6 +174,7 @@ class TTTEngine:
             config.seed,
             config.leave_out,
             config.permuted_copies,
+            config.colour_copies,
         )
         encoded = [
             self.encoder.training_sequence(t, config.strategy, config.demo_outputs) for t in data

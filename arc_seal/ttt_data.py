@@ -55,6 +55,7 @@ def build_ttt_data(
     seed: int = 0,
     max_left_out: int = 2,
     permuted_copies: str = "base",
+    colour_copies: int = 0,
 ) -> list[Task]:
     """Leave-out tasks expanded by the chosen augmentation families, de-duplicated, shuffled
     and capped at ``cap``.
@@ -63,9 +64,16 @@ def build_ttt_data(
     copy under a random recolouring (colour 0 kept) and one under a random demonstration
     order. ``"all"`` (the reference): every task, augmented ones included, gets one copy under
     a random demonstration order combined, when any family is chosen, with a random
-    recolouring; so the set doubles, and is reordered even with no family. Seeded: the same
-    arguments give the same list.
+    recolouring; so the set doubles, and is reordered even with no family.
+
+    ``colour_copies``: whatever the families, each leave-out task also gets that many copies,
+    each under its own random recolouring (colour 0 kept) and demonstration order. A rotation
+    or flip turns some rules into others (an anti-transpose seen rotated is a transpose); a
+    recolouring keeps every rule that does not name a colour, so these copies add data without
+    teaching a different rule. Seeded: the same arguments give the same list.
     """
+    if colour_copies < 0:
+        raise ValueError(f"colour_copies must be at least 0, got {colour_copies}")
     if permuted_copies not in PERMUTED_COPIES:
         raise ValueError(
             f"permuted_copies must be one of {PERMUTED_COPIES}, got {permuted_copies!r}"
@@ -86,6 +94,8 @@ def build_ttt_data(
         if families and permuted_copies == "base":
             add(transform_task(base, random_colour_permutation(rng)))
             add(permute_examples(base, rng))
+        for _ in range(colour_copies):
+            add(transform_task(permute_examples(base, rng), random_colour_permutation(rng)))
     if permuted_copies == "all":
         for augmented in list(out):
             copy = permute_examples(augmented, rng)

@@ -64,3 +64,20 @@ def test_seeded():
 def test_unknown_family_is_an_error():
     with pytest.raises(ValueError, match="unknown augmentation family"):
         build_ttt_data(_task(), ["nope"])
+
+
+def test_colour_copies_keep_the_rule_and_add_recoloured_data_without_any_family():
+    task = _task(n_train=4, rule="flip_ud")
+    plain = build_ttt_data(task, [], seed=0)
+    coloured = build_ttt_data(task, [], cap=10_000, seed=0, colour_copies=3)
+    assert len(coloured) == 4 * len(plain)
+    colours = {int(c) for s in plain for g in _all_grids([s]) for c in np.unique(g)}
+    recoloured = {int(c) for s in coloured for g in _all_grids([s]) for c in np.unique(g)}
+    assert recoloured > colours
+    for s in coloured:
+        for e in s.train + s.test:  # still the task's rule, whatever the colours
+            assert grids_equal(np.flipud(e.input), e.output)
+    for g in _all_grids(coloured):
+        assert not grids_equal(g, task.test[0].input)
+    with pytest.raises(ValueError, match="colour_copies"):
+        build_ttt_data(task, [], colour_copies=-1)
