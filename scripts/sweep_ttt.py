@@ -10,7 +10,7 @@ table (per family for synthetic tasks) is printed and written to OUT/sweep.md.
 
     python scripts/sweep_ttt.py --synthetic 1 --out runs/sweep-sanity
     python scripts/sweep_ttt.py --subset simplified --out runs/sweep-simplified
-    python scripts/sweep_ttt.py --subset arc-agi-1-eval-100 --limit 25 --variants icl default "leave-2 contexts"
+    python scripts/sweep_ttt.py --synthetic 2 --variants default "leave-2 contexts" --out runs/sw2
 """
 
 from __future__ import annotations
