@@ -5,7 +5,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint experiment seal-effect-grid gpu-sitting evaluate-next clean
+.PHONY: run test test-fast lint experiment seal-effect-grid ttt-curve gpu-sitting evaluate-next clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,20 @@ seal-effect-grid: $(BIN)/.installed
 	  --families $(SEAL_FAMILIES) --configurations configs/seal-effect-grid.json \
 	  --out runs/curate-seal-effect --wandb disabled \
 	  $$(test -f runs/curate-seal-effect/config.yaml && echo --resume)
+
+# The test-time compute curve (docs/ttt-curve.md): the oracle row's solves against the TTT
+# budget (1x = the default's ~4,000 trained tokens per task) on `simplified`, the 100 sanity
+# tasks and `arc-agi-1-eval-100` (a fixed sample of 40 at the large budgets), each (benchmark,
+# budget) a resumable run directory under runs/ttt-curve; two processes side by side, one CPU
+# thread each. Then runs/ttt-curve/curve.md and curve.png.
+CURVE = OMP_NUM_THREADS=1 $(BIN)/python scripts/ttt_curve.py --out runs/ttt-curve
+EVAL100 = --benchmark arc-agi-1-eval-100 --views identity transpose
+ttt-curve: $(BIN)/.installed
+	( $(CURVE) --benchmark simplified --budgets 1 4 16 64 && \
+	  $(CURVE) --benchmark sanity --budgets 1 4 16 ) & first=$$!; \
+	( $(CURVE) $(EVAL100) --budgets 1 4 && \
+	  $(CURVE) $(EVAL100) --budgets 16 64 --sample 40 ) && wait $$first
+	$(CURVE)
 
 # The next pretraining sitting, for a lent GPU (docs/pretraining.md): the throughput benchmark
 # (about a minute), then SITTING_MINUTES of pretraining from the shipped checkpoint on packed

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from arc_seal.config import RunConfig
+from arc_seal.config import CONFIG, RunConfig, check_resumable, store_config
+from arc_seal.distributed import Ranks
 from arc_seal.encoding import IGNORE, TaskEncoder
+from arc_seal.errors import ConfigError
 from arc_seal.evaluate import RowSummary, row_summary
 from arc_seal.grid import Task
 from arc_seal.jobs import Job, Stages, run_job
-from arc_seal.records import JobRecord, Stage
+from arc_seal.records import JobRecord, Stage, prepare_run_dir, run_lock
 from arc_seal.synthetic import RULES, generate_tasks
 from arc_seal.training import collate
-from arc_seal.ttt import TTTEngine
+from arc_seal.ttt import TTTEngine, load_engine
 
 BENCHMARK_ROWS = (Stage.ICL, Stage.ORACLE)
 # A seed the pretraining script never draws synthetic tasks from (it draws them from its own
@@ -43,6 +47,38 @@ def score_tasks(
         return run_job(engine, job, ttt, config.predict)
 
     return [r for row in rows for r in stages.run(row, 0, tasks, 1, answer)]
+
+
+def score_in_run_dir(
+    run_dir: Path, config: RunConfig, tasks: list[Task], row: Stage, ranks: Ranks
+) -> list[JobRecord]:
+    """``tasks`` under one row in a run directory of its own: made, or finished where an
+    earlier call left it (refused if it began under other settings), its jobs shared among
+    ``torchrun`` ranks. What the TTT sweep and the compute curve run for each variant."""
+    with ExitStack() as held:
+        problem = None
+        if ranks.main:
+            try:
+                if (run_dir / CONFIG).exists():
+                    check_resumable(run_dir, config)
+                else:
+                    prepare_run_dir(run_dir)
+                    store_config(config, run_dir)
+                held.enter_context(run_lock(run_dir))
+            except ConfigError as e:
+                problem = str(e)
+        problem = ranks.share(problem)
+        if problem:
+            raise ConfigError(problem)
+        stages = Stages(run_dir, config, ranks)
+        todo = [t for t in tasks if stages.records.get((row, 0, t.id, 0)) is None]
+        if ranks.main:
+            print(f"{run_dir}: {len(todo)} of {len(tasks)} tasks to run", flush=True)
+        engine = load_engine(config, ranks.device(config.device)) if todo else None
+        records = score_tasks(stages, engine, tasks, config, [row])
+        stages.finish()
+        stages.tracker.finish()
+    return records
 
 
 @torch.no_grad()

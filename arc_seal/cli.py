@@ -96,20 +96,6 @@ def _claim(
     return run_dir
 
 
-def check_resumable(run_dir: Path, config: RunConfig) -> None:
-    """Refuse to finish a run directory under other settings than those it began with (the
-    W&B mode aside)."""
-    from dataclasses import replace
-
-    from arc_seal import config as cfg
-
-    stored = cfg.stored_config(run_dir)
-    if replace(stored, **{k: getattr(config, k) for k in cfg.RESUMABLE}) != config:
-        raise ConfigError(
-            f"{run_dir}: it ran under other settings ({cfg.CONFIG} there); start a new one"
-        )
-
-
 def run(argv: Sequence[str] | None = None) -> int:
     """Run SEAL on an ARC subset: baselines, ReST-EM on self-edits, and the four-row table.
 
@@ -360,6 +346,7 @@ def _evaluate(args: argparse.Namespace, config: RunConfig, held: ExitStack) -> i
         score_tasks,
         summary,
     )
+    from arc_seal.config import check_resumable
     from arc_seal.data import load_subset
     from arc_seal.distributed import from_environment
     from arc_seal.jobs import Stages
@@ -526,6 +513,7 @@ def _curate(args: argparse.Namespace, config: RunConfig, held: ExitStack) -> int
     import numpy as np
 
     from arc_seal.benchmark import sanity_tasks
+    from arc_seal.config import check_resumable
     from arc_seal.curate import (
         CURATION_SEED,
         configurations,

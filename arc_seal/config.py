@@ -85,6 +85,16 @@ class TTTConfig:
         "stopping at the batch that reaches it) instead of one pass; null: one pass",
         ge=1,
     )
+    stop_patience: int | None = setting(
+        None,
+        "stop a run early after this many epochs in a row whose mean loss on the leave-out "
+        "data falls less than stop_min_delta below its best, so a long budget is spent only "
+        "while it helps; null: train the whole budget",
+        ge=1,
+    )
+    stop_min_delta: float = setting(
+        0.01, "the fall in an epoch's mean loss (nats per token) that counts as progress", ge=0
+    )
     batch_size: int = setting(2, "sequences per optimizer step", ge=1)
     max_sequences: int = setting(
         250, "cap on leave-out sequences after augmentation and de-duplication", ge=1
@@ -326,6 +336,16 @@ class RunConfig:
         }
         return json.loads(json.dumps(settings))  # as a subset file holds them: lists, not tuples
 
+    def same_verdict_settings(self, stored: dict) -> bool:
+        """Whether a grid's stored ``verdict_settings`` are this run's. A TTT or prediction
+        setting added since the grid was computed reads as its default, which keeps the
+        behaviour the grid was computed with."""
+        filled = dict(stored)
+        for section, cls in (("ttt", TTTConfig), ("predict", PredictConfig)):
+            defaults = json.loads(json.dumps(dataclasses.asdict(cls())))
+            filled[section] = defaults | stored.get(section, {})
+        return filled == self.verdict_settings()
+
     def oracle_ttt(self, seed: int = 0) -> TTTConfig:
         """The oracle's TTT: the reference's loss, this config's oracle families, learning
         rate and epochs, the rest as ``ttt``."""
@@ -384,7 +404,9 @@ def from_dict(values: Any, where: str = "config") -> RunConfig:
         raise ConfigError(f"{where}: {e}") from None
 
 
-def load_yaml(path: str | Path) -> dict:
+def load_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """A config file's values. A file may name a ``base`` config (a shipped name, or a path
+    relative to the file) and state only how it differs: sections merge field by field."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
@@ -396,7 +418,22 @@ def load_yaml(path: str | Path) -> dict:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of fields")
-    return values
+    if "base" not in values:
+        return values
+    name = values.pop("base")
+    if not isinstance(name, str):
+        raise ConfigError(f"{path}: base is {name!r}, expected a config name or YAML path")
+    base_path = path.parent / name if Path(name).suffix in (".yaml", ".yml") else None
+    base_path = base_path if base_path and base_path.is_file() else config_path(name)
+    if base_path.resolve() in _seen + (path.resolve(),):
+        raise ConfigError(f"{path}: base {name!r} leads back to itself")
+    merged = load_yaml(base_path, _seen + (path.resolve(),))
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merged[key] | value
+        else:
+            merged[key] = value
+    return merged
 
 
 def _flags(cls: type = RunConfig, prefix: str = "") -> list[tuple[str, dataclasses.Field, Any]]:
@@ -544,6 +581,16 @@ def store_config(config: RunConfig, run_dir: Path) -> None:
     text = config_text(config)
     (run_dir / CONFIG).write_text(text)
     (run_dir / CONFIG_DIGEST).write_text(digest(text) + "\n")
+
+
+def check_resumable(run_dir: Path, config: RunConfig) -> None:
+    """Refuse to finish a run directory under other settings than those it began with (the
+    W&B mode aside)."""
+    stored = stored_config(run_dir)
+    if dataclasses.replace(stored, **{k: getattr(config, k) for k in RESUMABLE}) != config:
+        raise ConfigError(
+            f"{run_dir}: it ran under other settings ({CONFIG} there); start a new one"
+        )
 
 
 def stored_config(run_dir: Path) -> RunConfig:

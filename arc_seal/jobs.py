@@ -92,6 +92,8 @@ def run_job(
             padding_fraction=round(result.padding_fraction, 4),
             losses=[round(x, 4) for x in result.losses],
             seconds=round(result.seconds, 2),
+            tokens_per_epoch=ttt.tokens_per_epoch,
+            stopped_after=result.stopped_after,
         )
         if not result.ok:
             record.failure = result.failure

@@ -83,6 +83,10 @@ class TTTStats:
     padding_fraction: float
     losses: list[float]
     seconds: float
+    tokens_per_epoch: int | None = None
+    """The budget: an epoch's trained tokens (None: an epoch is one pass over the data)."""
+    stopped_after: int | None = None
+    """Epochs trained when the stopping rule ended the run early; None: the whole budget."""
 
 
 @dataclass

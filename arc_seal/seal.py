@@ -68,7 +68,7 @@ class Experiment:
                 f"subset {config.subset!r} has no grid, so reward_source and self_edit_space "
                 "cannot be 'grid' (curate one: arc-seal curate)"
             )
-        if config.reward_source == "grid" and self.table.settings != config.verdict_settings():
+        if config.reward_source == "grid" and not config.same_verdict_settings(self.table.settings):
             raise ConfigError(
                 f"subset {config.subset!r}: its grid was computed under other model, TTT or "
                 "prediction settings than this run's, so its verdicts are not this run's "

@@ -12,6 +12,7 @@ step budget exceeded, nothing that fits) end the run with a reason instead of an
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +48,8 @@ class TTTResult:
     padding_fraction: float = 0.0
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    stopped_after: int | None = None
+    """Epochs trained when the stopping rule (``stop_patience``) ended the run early."""
 
     @property
     def ok(self) -> bool:
@@ -59,28 +62,48 @@ def batch_plan(
     epochs: int,
     tokens_per_epoch: int | None,
     rng: np.random.Generator,
-) -> list[list[int]]:
-    """The batches of a run in order: the first pass as grouped, each later one shuffled;
-    ``epochs`` passes, or passes until ``epochs * tokens_per_epoch`` tokens are reached."""
+) -> list[list[list[int]]]:
+    """A run's batches in order, epoch by epoch: the first pass as grouped, each later one
+    shuffled; ``epochs`` passes, or passes until ``epochs * tokens_per_epoch`` tokens are
+    reached, an epoch ending at the batch that reaches its share."""
 
     def passes() -> Iterator[list[list[int]]]:
         yield batches
         while True:
             yield [batches[i] for i in rng.permutation(len(batches))]
 
-    plan: list[list[int]] = []
     if tokens_per_epoch is None:
-        for _, one in zip(range(epochs), passes(), strict=False):
-            plan += one
-        return plan
-    budget, tokens = epochs * tokens_per_epoch, 0
+        return [one for _, one in zip(range(epochs), passes(), strict=False)]
+    plan: list[list[list[int]]] = [[]]
+    tokens = 0
     for one in passes():
         for batch in one:
-            plan.append(batch)
+            plan[-1].append(batch)
             tokens += sum(lengths[i] for i in batch)
-            if tokens >= budget:
-                return plan
+            while tokens >= len(plan) * tokens_per_epoch:  # a long batch may end two epochs
+                if len(plan) == epochs:
+                    return plan
+                plan.append([])
     raise AssertionError("unreachable")
+
+
+class Plateau:
+    """The stopping rule: stop once ``patience`` epochs in a row have a mean loss that falls
+    less than ``min_delta`` below the best so far. Test-time training on 2-4 demonstrations
+    has no held-out data to watch, so it watches the loss on the leave-out tasks, which stops
+    falling once the task is learned (or cannot be)."""
+
+    def __init__(self, patience: int, min_delta: float):
+        self.patience, self.min_delta = patience, min_delta
+        self.best, self.waited = math.inf, 0
+
+    def stop(self, epoch_loss: float) -> bool:
+        """Whether to stop after an epoch with this mean loss."""
+        if epoch_loss < self.best - self.min_delta:
+            self.best, self.waited = epoch_loss, 0
+        else:
+            self.waited += 1
+        return self.waited >= self.patience
 
 
 class TTTEngine:
@@ -196,7 +219,7 @@ class TTTEngine:
         lengths = [len(s.ids) for s in seqs]
         batches = length_grouped_batches(lengths, config.batch_size, rng)
         plan = batch_plan(batches, lengths, config.epochs, config.tokens_per_epoch, rng)
-        total = len(plan)
+        total = sum(len(epoch) for epoch in plan)
         if config.max_steps is not None and total > config.max_steps:
             result.failure = f"needs {total} steps, over the budget of {config.max_steps}"
             return result
@@ -212,19 +235,27 @@ class TTTEngine:
             torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else None
         )
         padded = 0
+        plateau = None
+        if config.stop_patience is not None:
+            plateau = Plateau(config.stop_patience, config.stop_min_delta)
         self.model.train()
         try:
-            for batch in plan:
-                chunk = collate([seqs[i] for i in batch], self.encoder.pad_id, self.device)
-                loss = optimizer_step(
-                    self.model, self._params, [chunk], optimizer, config.grad_clip, autocast
-                )
-                schedule.step()
-                result.steps += 1
-                result.losses.append(loss)
-                result.tokens += chunk.tokens
-                result.loss_tokens += chunk.labelled
-                padded += chunk.ids.numel()
+            for epoch, batches_ in enumerate(plan, 1):
+                for batch in batches_:
+                    chunk = collate([seqs[i] for i in batch], self.encoder.pad_id, self.device)
+                    loss = optimizer_step(
+                        self.model, self._params, [chunk], optimizer, config.grad_clip, autocast
+                    )
+                    schedule.step()
+                    result.steps += 1
+                    result.losses.append(loss)
+                    result.tokens += chunk.tokens
+                    result.loss_tokens += chunk.labelled
+                    padded += chunk.ids.numel()
+                last = epoch == len(plan) or not batches_
+                if plateau and not last and plateau.stop(np.mean(result.losses[-len(batches_) :])):
+                    result.stopped_after = epoch
+                    break
         except FloatingPointError as e:
             result.failure = f"{e} at step {result.steps}"
         except torch.OutOfMemoryError as e:

@@ -22,15 +22,13 @@ from pathlib import Path
 
 from arc_seal import config as cfg
 from arc_seal.augment import D8
-from arc_seal.benchmark import family_summary, sanity_tasks, score_tasks, summary
-from arc_seal.cli import check_resumable, run_cli
+from arc_seal.benchmark import family_summary, sanity_tasks, score_in_run_dir, summary
+from arc_seal.cli import run_cli
 from arc_seal.data import load_subset
-from arc_seal.distributed import Ranks
+from arc_seal.distributed import from_environment
 from arc_seal.errors import ConfigError
-from arc_seal.jobs import Stages
-from arc_seal.records import Stage, prepare_run_dir, run_lock
+from arc_seal.records import Stage
 from arc_seal.report import summary_markdown
-from arc_seal.ttt import load_engine
 
 D8_VIEWS = [t.name for t in D8]
 # name -> the settings it changes from the config; a name starting with ``icl`` is a row of the
@@ -63,6 +61,8 @@ VARIANTS: dict[str, dict] = {
     "2 orders": {"predict.orders": 2},
     "poe": {"predict.scoring": "poe"},
     "dfs candidates": {"predict.candidates": "dfs"},
+    # long budgets: stop a task's training once its leave-out loss stops falling
+    "stop patience 2": {"ttt.stop_patience": 2},
     # the second round: the prediction side that helped, with each training change that kept
     # cell accuracy in the first
     "views D8, tokens 4,096": {"predict.views": D8_VIEWS, "ttt.tokens_per_epoch": 4096},
@@ -127,22 +127,13 @@ def main() -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     threads = os.environ.get("OMP_NUM_THREADS", "all")
+    ranks = from_environment(configs[args.variants[0]].device)
     done = {}
     for name, config in configs.items():
         run_dir = args.out / folder_of(name)
-        if (run_dir / cfg.CONFIG).exists():
-            check_resumable(run_dir, config)
-        else:
-            prepare_run_dir(run_dir)
-            cfg.store_config(config, run_dir)
-        with run_lock(run_dir):
-            stages = Stages(run_dir, config, Ranks())
-            todo = [t for t in tasks if stages.records.get((row_of(name), 0, t.id, 0)) is None]
-            engine = load_engine(config) if todo else None
-            print(f"{name}: {len(todo)} of {len(tasks)} tasks to run")
-            records = score_tasks(stages, engine, tasks, config, [row_of(name)])
-            stages.tracker.finish()
-        done[name] = records
+        done[name] = score_in_run_dir(run_dir, config, tasks, row_of(name), ranks)
+    if not ranks.main:  # its share is recorded; rank 0 reports
+        return 0
     table = summary if args.synthetic is None else family_summary
     rows = {name: table(records)[row_of(name)] for name, records in done.items()}
     text = summary_markdown(f"{title}, {len(tasks)} tasks ({threads} threads)", rows)

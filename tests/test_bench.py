@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from tiny import learnable_run_inputs
 
 from arc_seal.config import load_yaml
@@ -93,6 +94,9 @@ def test_each_swept_setting_changes_what_is_trained_or_how_it_is_answered(tmp_pa
             assert config.oracle_ttt() == default.oracle_ttt() and config.ttt == default.ttt
             continue
         weights, tokens = trained(config)
+        if set(changes) == {"ttt.stop_patience"}:  # the same run, cut short if it plateaus
+            assert tokens <= default_tokens, name
+            continue
         changed = weights.shape != default_weights.shape or not torch.equal(
             weights, default_weights
         )
@@ -127,3 +131,32 @@ def test_sweep_scores_each_variant_once_and_resumes(run_script, tmp_path):
     assert (out / "icl" / "records.rejected.jsonl").read_text() == "{damaged\n"
     redone = (out / "icl" / "records.jsonl").read_text().splitlines()
     assert [json.loads(x)["stage"] for x in redone] == ["icl"]
+
+
+def test_the_curve_trains_each_budget_records_it_and_resumes(run_script, tmp_path):
+    inputs = learnable_run_inputs(tmp_path)
+    config = load_yaml(inputs["config"])
+    config["ttt"] |= {"tokens_per_epoch": 150}
+    (tmp_path / "budget.yaml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "curve"
+    args = ("--model", str(inputs["model"]), "--benchmark", str(inputs["subset"]))
+    args += ("--config", str(tmp_path / "budget.yaml"), "--budgets", "1", "4", "--out", str(out))
+    result = run_script("ttt_curve.py", *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    trained = {}
+    for budget in (1, 4):
+        run_dir = out / "subset" / f"x{budget}"
+        (line,) = (run_dir / "records.jsonl").read_text().splitlines()
+        ttt = json.loads(line)["ttt"]
+        assert ttt["tokens_per_epoch"] == 150 * budget  # the budget, in the job's record
+        assert f"tokens_per_epoch: {150 * budget}" in (run_dir / "config.yaml").read_text()
+        trained[budget] = ttt["tokens"]
+    assert trained[4] >= 2 * 150 * 4 and 2 * 150 <= trained[1] < trained[4] / 2
+    text = (out / "curve.md").read_text()
+    assert (
+        f"| subset | 1x | {trained[1]:,} | " in text
+        and f"| subset | 4x | {trained[4]:,} | " in text
+    )
+    assert (out / "curve.png").stat().st_size > 0
+    again = run_script("ttt_curve.py", *args)  # finished: nothing runs again
+    assert again.returncode == 0 and again.stdout.count("0 of 1 tasks to run") == 2

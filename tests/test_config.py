@@ -160,7 +160,7 @@ def test_resume_keeps_the_stored_settings_and_refuses_changes():
     assert for_resume(stored, _args("--wandb", "disabled"), "runs/x").wandb == "disabled"
 
 
-@pytest.mark.parametrize("name", ["default", "llama-1b"])
+@pytest.mark.parametrize("name", ["default", "llama-1b", "seal-effect", "arc-eval"])
 def test_shipped_configs_load_by_name(name):
     path = config_path(name)
     assert path.name == f"{name}.yaml"
@@ -182,3 +182,38 @@ def test_reading_a_config_imports_neither_torch_nor_transformers():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_grid_computed_before_a_setting_existed_still_matches_its_runs():
+    config = from_dict({"ttt": {"tokens_per_epoch": 2048}})
+    stored = config.verdict_settings()
+    del stored["ttt"]["stop_patience"], stored["predict"]["infer_shape"]  # added since
+    assert config.same_verdict_settings(stored)
+    assert not from_dict({"ttt": {"stop_patience": 2}}).same_verdict_settings(stored)
+    assert not from_dict({"ttt": {"tokens_per_epoch": 4096}}).same_verdict_settings(stored)
+
+
+def test_a_config_states_only_how_it_differs_from_its_base(tmp_path):
+    default = load_yaml(config_path("default"))
+    (tmp_path / "long.yaml").write_text("base: default\nseed: 3\nttt:\n  tokens_per_epoch: 8192\n")
+    (tmp_path / "longer.yaml").write_text("base: long.yaml\nttt:\n  epochs: 4\n")
+    values = load_yaml(tmp_path / "longer.yaml")
+    assert values["seed"] == 3 and values["ttt"]["epochs"] == 4
+    assert values["ttt"]["tokens_per_epoch"] == 8192
+    assert values["ttt"]["lora_r"] == default["ttt"]["lora_r"]  # sections merge field by field
+    assert values["predict"] == default["predict"]
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="loop.yaml: base 'loop.yaml' leads back to itself"):
+        load_yaml(tmp_path / "loop.yaml")
+    (tmp_path / "lost.yaml").write_text("base: nosuch\n")
+    with pytest.raises(ConfigError, match="unknown config 'nosuch'"):
+        load_yaml(tmp_path / "lost.yaml")
+
+
+def test_the_seal_effect_config_resolves_to_the_settings_its_grid_was_computed_under():
+    from arc_seal.data import load_subset
+
+    config = from_dict(load_yaml(config_path("seal-effect")))
+    assert config.same_verdict_settings(load_subset("seal-effect").grid["settings"])
+    default = from_dict(load_yaml(config_path("default")))
+    assert config.ttt.leave_out == 2 and config.predict == default.predict

@@ -4,6 +4,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from tiny import chat_tokenizer
 
 from arc_seal.encoding import IGNORE, Encoded, TaskEncoder
@@ -12,7 +14,7 @@ from arc_seal.predict import PredictConfig, predict, score
 from arc_seal.synthetic import make_task
 from arc_seal.tokenizer import build_compact_tokenizer
 from arc_seal.training import collate, length_grouped_batches
-from arc_seal.ttt import ORACLE, TTTConfig, TTTEngine
+from arc_seal.ttt import ORACLE, Plateau, TTTConfig, TTTEngine, batch_plan
 
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 SMALL_LORA = dict(lora_r=32, lora_alpha=32, lora_targets=ALL_LINEAR)
@@ -267,3 +269,57 @@ def test_a_token_budget_trains_long_and_short_tasks_on_the_same_number_of_tokens
     assert results[0].steps > results[1].steps  # short sequences: more, cheaper steps
     one_pass = engine.train(long, replace(config, tokens_per_epoch=None, epochs=1))
     assert one_pass.tokens == sum(len(s.ids) for s in engine.encode(long, config)[0])
+
+
+@given(
+    lengths=st.lists(st.integers(1, 400), min_size=1, max_size=12),
+    epochs=st.integers(1, 6),
+    tokens_per_epoch=st.integers(1, 900),
+    seed=st.integers(0, 2**16),
+)
+def test_a_token_budget_plan_ends_each_epoch_at_the_batch_that_reaches_its_share(
+    lengths, epochs, tokens_per_epoch, seed
+):
+    rng = np.random.default_rng(seed)
+    batches = length_grouped_batches(lengths, 2, rng)
+    plan = batch_plan(batches, lengths, epochs, tokens_per_epoch, rng)
+    assert len(plan) == epochs
+    done = 0
+    for epoch, steps in enumerate(plan, 1):
+        for step in steps:
+            assert done < epoch * tokens_per_epoch  # no batch after the epoch's share is met
+            done += sum(lengths[i] for i in step)
+        assert done >= epoch * tokens_per_epoch
+
+
+def test_the_stopping_rule_waits_out_its_patience_and_not_a_step_less():
+    rule = Plateau(patience=2, min_delta=0.05)
+    assert [rule.stop(x) for x in (2.0, 1.0, 0.5, 0.3, 0.2, 0.1)] == [False] * 6  # falling
+    assert [rule.stop(x) for x in (0.08, 0.09)] == [False, True]  # two epochs without 0.05
+    rule = Plateau(patience=3, min_delta=0.0)
+    assert [rule.stop(x) for x in (1.0, 1.0, 0.9, 0.95, 0.95, 0.89)] == [False] * 6
+    assert [rule.stop(x) for x in (0.89, 0.89, 0.89)] == [False, False, True]
+
+
+def test_a_long_budget_stops_once_the_leave_out_loss_stops_falling():
+    tok = build_compact_tokenizer()
+    engine = TTTEngine(
+        new_llama(tok, hidden_size=64, layers=2, heads=4), tok, TTTConfig(**SMALL_LORA)
+    )
+    task = make_task("colour_map", np.random.default_rng(0), n_train=8, min_side=1, max_side=1)
+    config = TTTConfig(
+        families=(),
+        demo_outputs=True,
+        learning_rate=1e-2,
+        epochs=40,
+        tokens_per_epoch=300,
+        max_steps=None,
+        **SMALL_LORA,
+    )
+    whole = engine.train(task, config)
+    stopped = engine.train(task, replace(config, stop_patience=2, stop_min_delta=0.01))
+    assert whole.ok and stopped.ok and whole.stopped_after is None
+    assert stopped.stopped_after is not None and stopped.stopped_after < config.epochs
+    assert stopped.steps < whole.steps
+    assert stopped.losses == whole.losses[: stopped.steps]  # the same run, cut short
+    assert min(stopped.losses) < stopped.losses[0] / 4  # it had learned the task first

@@ -1,0 +1,191 @@
+"""How far test-time compute goes: the oracle row's solves against trained tokens per task.
+
+Budget k trains k times the config's tokens per task: epochs of k x ``ttt.tokens_per_epoch``
+tokens (default config: 2,048 x k, 2 epochs, so budget 1 is about 4,000 tokens), everything
+else as the config says. Each (benchmark, budget) is a run directory of its own,
+OUT/<benchmark>/x<k>/, holding its settings and one job record per task, appended as it
+finishes: a second call with the same --out finishes what an interrupted one left, and
+torchrun ranks share the tasks. After running what it was asked, the script tabulates every
+run directory under OUT (OUT/curve.md) and draws solved against tokens per task, one line per
+benchmark (OUT/curve.png).
+
+    python scripts/ttt_curve.py --benchmark simplified --budgets 1 4 16 64 --out runs/ttt-curve
+    python scripts/ttt_curve.py --benchmark sanity --budgets 1 4 16 --out runs/ttt-curve
+    python scripts/ttt_curve.py --benchmark arc-agi-1-eval-100 --budgets 64 --sample 40 \\
+        --views identity transpose --out runs/ttt-curve
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from arc_seal import config as cfg
+from arc_seal.augment import D8
+from arc_seal.benchmark import sanity_tasks, score_in_run_dir, summary
+from arc_seal.cli import run_cli
+from arc_seal.data import load_subset
+from arc_seal.distributed import from_environment
+from arc_seal.errors import ConfigError
+from arc_seal.grid import Task
+from arc_seal.records import Records, Stage
+from arc_seal.report import markdown_table
+
+SANITY = "sanity"
+"""The README's sanity benchmark: 5 fresh synthetic tasks per family, 100 in all."""
+
+
+def benchmark_tasks(name: str, sample: int | None) -> list[Task]:
+    """A benchmark's tasks (a subset's eval tasks, or the sanity tasks), or a fixed sample of
+    them (seed 0, in their listed order), the same in every call."""
+    tasks = sanity_tasks(5) if name == SANITY else load_subset(name).eval
+    if sample is None:
+        return tasks
+    if not 1 <= sample <= len(tasks):
+        raise ConfigError(f"--sample {sample}: {name} has {len(tasks)} tasks")
+    picked = np.random.default_rng(0).permutation(len(tasks))[:sample]
+    return [tasks[i] for i in sorted(picked.tolist())]
+
+
+def budget_config(base: cfg.RunConfig, budget: int, views: list[str] | None) -> cfg.RunConfig:
+    """``base`` with ``budget`` times its tokens per epoch (and the views, if given)."""
+    if base.ttt.tokens_per_epoch is None:
+        raise ConfigError("the curve scales ttt.tokens_per_epoch; the config leaves it unset")
+    ttt = dataclasses.replace(base.ttt, tokens_per_epoch=budget * base.ttt.tokens_per_epoch)
+    predict = base.predict
+    if views is not None:
+        predict = dataclasses.replace(predict, views=tuple(views))
+    return dataclasses.replace(base, ttt=ttt, predict=predict, wandb="disabled")
+
+
+def label(benchmark: str, sample: int | None, views: list[str] | None) -> str:
+    """A benchmark's folder: its name, the sample size and the view count when given."""
+    name = Path(benchmark).stem
+    name += f"-sample{sample}" if sample else ""
+    return name + (f"-{len(views)}views" if views else "")
+
+
+def curve_rows(out: Path) -> list[dict]:
+    """One row per run directory under ``out`` (benchmark, then budget order)."""
+    rows = []
+    for run_dir in sorted(out.glob("*/x*/")):
+        if not (run_dir / cfg.CONFIG).is_file():
+            continue
+        records = Records(run_dir).jobs(Stage.ORACLE)
+        if not records:
+            continue
+        row = summary(records)[Stage.ORACLE]["all"]
+        trained = [r.ttt.tokens for r in records if r.ttt is not None]
+        rows.append(
+            {
+                "benchmark": run_dir.parent.name,
+                "budget": int(run_dir.name.removeprefix("x")),
+                "tokens": float(np.mean(trained)) if trained else 0.0,
+                "stopped": sum(
+                    r.ttt is not None and r.ttt.stopped_after is not None for r in records
+                ),
+                "summary": row,
+            }
+        )
+    return sorted(rows, key=lambda r: (r["benchmark"], r["budget"]))
+
+
+def curve_markdown(rows: list[dict], calibration: str | None) -> str:
+    header = ["benchmark", "budget", "trained tokens per task", "solved (pass@2)"]
+    header += ["right answer among candidates", "cell accuracy", "trivial answer", "s / task"]
+    lines = []
+    for r in rows:
+        s = r["summary"]
+        solved = f"{s.correct} / {s.total}" if s.scored else "-"
+        dense = [s.truth_in_candidates, s.cell_accuracy, s.trivial_cell_accuracy]
+        lines.append(
+            [r["benchmark"], f"{r['budget']}x", f"{r['tokens']:,.0f}", solved]
+            + ["-" if v is None else f"{v:.3f}" for v in dense]
+            + [f"{s.seconds_per_job:.1f}"]
+        )
+    text = "# Solves against test-time training budget (oracle row)\n\n"
+    text += "\n".join(markdown_table(header, lines)) + "\n"
+    if calibration:
+        text += f"\nCalibration: `{calibration}`\n"
+    return text
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Solved (%) and cell accuracy against trained tokens per task, a line per benchmark."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (solved, cells) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for bench in dict.fromkeys(r["benchmark"] for r in rows):
+        mine = [r for r in rows if r["benchmark"] == bench and r["summary"].scored]
+        x = [r["tokens"] for r in mine]
+        (line,) = solved.plot(
+            x, [100 * r["summary"].accuracy for r in mine], marker="o", label=bench
+        )
+        colour = line.get_color()
+        cells.plot(x, [r["summary"].cell_accuracy for r in mine], marker="o", color=colour)
+        trivial = np.mean([r["summary"].trivial_cell_accuracy for r in mine])
+        cells.axhline(trivial, linestyle=":", color=colour)
+    for ax, what in ((solved, "solved, pass@2 (%)"), (cells, "cell accuracy (dotted: trivial)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("trained tokens per task")
+        ax.set_ylabel(what)
+        ax.grid(True, which="both", alpha=0.3)
+    solved.legend(fontsize=8)
+    fig.suptitle("Oracle TTT: what more test-time training buys")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", default="default", help="shipped config name or YAML file")
+    parser.add_argument("--model", help="HF model id or local directory; unset: embedded model")
+    parser.add_argument(
+        "--benchmark", help=f"a subset whose eval tasks are scored, or {SANITY!r} (100 tasks)"
+    )
+    parser.add_argument("--budgets", type=int, nargs="+", default=[], help="multiples to run")
+    parser.add_argument("--sample", type=int, help="a fixed seeded sample of this many tasks")
+    parser.add_argument(
+        "--views", nargs="+", choices=[t.name for t in D8], help="answer views; unset: config's"
+    )
+    parser.add_argument("--calibration", help="a calibrate line to print under the table")
+    parser.add_argument("--out", type=Path, required=True, help="folder of the run directories")
+    args = parser.parse_args()
+    if args.budgets and args.benchmark is None:
+        raise ConfigError("--budgets needs --benchmark")
+    if any(b < 1 for b in args.budgets):
+        raise ConfigError(f"--budgets {args.budgets}: each is a multiple of at least 1")
+    if args.budgets:
+        base = cfg.from_dict(cfg.load_yaml(cfg.config_path(args.config)), args.config)
+        if args.model:
+            base = dataclasses.replace(base, model=args.model)
+        tasks = benchmark_tasks(args.benchmark, args.sample)
+        folder = args.out / label(args.benchmark, args.sample, args.views)
+        ranks = from_environment(base.device)
+        for budget in args.budgets:
+            config = budget_config(base, budget, args.views)
+            score_in_run_dir(folder / f"x{budget}", config, tasks, Stage.ORACLE, ranks)
+        if not ranks.main:  # its share is recorded; rank 0 reports
+            return 0
+    rows = curve_rows(args.out)
+    if not rows:
+        raise ConfigError(f"{args.out}: no finished job to tabulate")
+    text = curve_markdown(rows, args.calibration)
+    (args.out / "curve.md").write_text(text)
+    plot(rows, args.out / "curve.png")
+    print(text)
+    print(f"picture: {args.out / 'curve.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
