@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from arc_seal.data import load_subset
 from arc_seal.distributed import from_environment
 from arc_seal.errors import ConfigError
 from arc_seal.grid import Task
-from arc_seal.records import Records, Stage
+from arc_seal.records import JobRecord, Records, Stage
 from arc_seal.report import markdown_table
 
 SANITY = "sanity"
@@ -48,6 +49,16 @@ def benchmark_tasks(name: str, sample: int | None) -> list[Task]:
         raise ConfigError(f"--sample {sample}: {name} has {len(tasks)} tasks")
     picked = np.random.default_rng(0).permutation(len(tasks))[:sample]
     return [tasks[i] for i in sorted(picked.tolist())]
+
+
+SIZES = "sizes.json"
+SIZE_BINS = ((1, 12), (13, 20), (21, 30))
+"""Largest grid side per task: up to 12 (what the embedded model was pretrained on), larger."""
+
+
+def largest_side(task: Task) -> int:
+    grids = [g for e in task.train + task.test for g in (e.input, e.output) if g is not None]
+    return max(max(g.shape) for g in grids)
 
 
 def budget_config(base: cfg.RunConfig, budget: int, views: list[str] | None) -> cfg.RunConfig:
@@ -68,26 +79,32 @@ def label(benchmark: str, sample: int | None, views: list[str] | None) -> str:
     return name + (f"-{len(views)}views" if views else "")
 
 
+def solved_by_size(records: list[JobRecord], sizes: dict[str, int]) -> dict[str, list[int]]:
+    """Size bin -> [solved, tasks], by each task's largest grid side."""
+    out = {}
+    for low, high in SIZE_BINS:
+        mine = [r for r in records if low <= sizes.get(r.task_id, 0) <= high]
+        out[f"{low}-{high}"] = [sum(bool(r.solved) for r in mine), len(mine)]
+    return out
+
+
 def curve_rows(out: Path) -> list[dict]:
     """One row per run directory under ``out`` (benchmark, then budget order)."""
     rows = []
     for run_dir in sorted(out.glob("*/x*/")):
-        if not (run_dir / cfg.CONFIG).is_file():
-            continue
-        records = Records(run_dir).jobs(Stage.ORACLE)
+        records = Records(run_dir).jobs(Stage.ORACLE) if (run_dir / cfg.CONFIG).is_file() else []
         if not records:
             continue
-        row = summary(records)[Stage.ORACLE]["all"]
+        sizes_file = run_dir.parent / SIZES
+        sizes = json.loads(sizes_file.read_text()) if sizes_file.is_file() else {}
         trained = [r.ttt.tokens for r in records if r.ttt is not None]
         rows.append(
             {
                 "benchmark": run_dir.parent.name,
                 "budget": int(run_dir.name.removeprefix("x")),
                 "tokens": float(np.mean(trained)) if trained else 0.0,
-                "stopped": sum(
-                    r.ttt is not None and r.ttt.stopped_after is not None for r in records
-                ),
-                "summary": row,
+                "summary": summary(records)[Stage.ORACLE]["all"],
+                "by_size": solved_by_size(records, sizes),
             }
         )
     return sorted(rows, key=lambda r: (r["benchmark"], r["budget"]))
@@ -108,6 +125,17 @@ def curve_markdown(rows: list[dict], calibration: str | None) -> str:
         )
     text = "# Solves against test-time training budget (oracle row)\n\n"
     text += "\n".join(markdown_table(header, lines)) + "\n"
+    bins = [f"{low}-{high}" for low, high in SIZE_BINS]
+    by_size = [
+        [r["benchmark"], f"{r['budget']}x"]
+        + [
+            f"{r['by_size'][b][0]} / {r['by_size'][b][1]}" if r["by_size"][b][1] else "-"
+            for b in bins
+        ]
+        for r in rows
+    ]
+    text += "\nSolved by the task's largest grid side (cells):\n\n"
+    text += "\n".join(markdown_table(["benchmark", "budget", *bins], by_size)) + "\n"
     if calibration:
         text += f"\nCalibration: `{calibration}`\n"
     return text
@@ -170,6 +198,9 @@ def main() -> int:
             base = dataclasses.replace(base, model=args.model)
         tasks = benchmark_tasks(args.benchmark, args.sample)
         folder = args.out / label(args.benchmark, args.sample, args.views)
+        folder.mkdir(parents=True, exist_ok=True)
+        sizes = {t.id: largest_side(t) for t in tasks}
+        (folder / SIZES).write_text(json.dumps(sizes, indent=0))
         ranks = from_environment(base.device)
         for budget in args.budgets:
             config = budget_config(base, budget, args.views)

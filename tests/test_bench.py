@@ -2,6 +2,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -9,8 +10,10 @@ from tiny import learnable_run_inputs
 
 from arc_seal.config import load_yaml
 from arc_seal.data import load_subset
+from arc_seal.grid import Example, Task
 from arc_seal.models import load_model
 from arc_seal.predict import build_queries
+from arc_seal.records import JobRecord, Stage
 from arc_seal.ttt import TTTEngine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,15 +60,15 @@ def test_bench_decode_compares_the_search_with_generate(run_script, tmp_path):
     assert report["dfs_candidates_per_query"] >= 1  # the greedy answer at least
 
 
-def _sweep_module():
-    spec = importlib.util.spec_from_file_location("sweep_ttt", ROOT / "scripts" / "sweep_ttt.py")
+def _script_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def test_each_swept_setting_changes_what_is_trained_or_how_it_is_answered(tmp_path):
-    sweep = _sweep_module()
+    sweep = _script_module("sweep_ttt")
     inputs = learnable_run_inputs(tmp_path)
     base = load_yaml(inputs["config"]) | {"oracle_learning_rate": 1e-3}
     base["ttt"] |= {"tokens_per_epoch": 600, "max_sequences": 8}
@@ -160,3 +163,16 @@ def test_the_curve_trains_each_budget_records_it_and_resumes(run_script, tmp_pat
     assert (out / "curve.png").stat().st_size > 0
     again = run_script("ttt_curve.py", *args)  # finished: nothing runs again
     assert again.returncode == 0 and again.stdout.count("0 of 1 tasks to run") == 2
+
+
+def test_the_curve_counts_solves_by_the_largest_grid_side():
+    curve = _script_module("ttt_curve")
+    task = Task("t", [Example(np.zeros((3, 14)), np.zeros((2, 2)))], [Example(np.zeros((1, 1)))])
+    assert curve.largest_side(task) == 14
+    sizes = {"a": 5, "b": 12, "c": 13, "d": 30}
+    records = [JobRecord(Stage.ORACLE, 0, t, 0, solved=t in "bd") for t in sizes]
+    assert curve.solved_by_size(records, sizes) == {
+        "1-12": [1, 2],
+        "13-20": [0, 1],
+        "21-30": [1, 1],
+    }
