@@ -63,6 +63,7 @@ VARIANTS: dict[str, dict] = {
     "dfs candidates": {"predict.candidates": "dfs"},
     # long budgets: stop a task's training once its leave-out loss stops falling
     "stop patience 2": {"ttt.stop_patience": 2},
+    "stop patience 4, delta 0.001": {"ttt.stop_patience": 4, "ttt.stop_min_delta": 0.001},
     # the second round: the prediction side that helped, with each training change that kept
     # cell accuracy in the first
     "views D8, tokens 4,096": {"predict.views": D8_VIEWS, "ttt.tokens_per_epoch": 4096},

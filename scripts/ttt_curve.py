@@ -151,9 +151,14 @@ def plot(rows: list[dict], path: Path) -> None:
     fig, (solved, cells) = plt.subplots(1, 2, figsize=(11, 4.2))
     for bench in dict.fromkeys(r["benchmark"] for r in rows):
         mine = [r for r in rows if r["benchmark"] == bench and r["summary"].scored]
+        if not mine:
+            continue
         x = [r["tokens"] for r in mine]
         (line,) = solved.plot(
-            x, [100 * r["summary"].accuracy for r in mine], marker="o", label=bench
+            x,
+            [100 * r["summary"].accuracy for r in mine],
+            marker="o",
+            label=f"{bench} (up to {max(r['summary'].total for r in mine)} tasks)",
         )
         colour = line.get_color()
         cells.plot(x, [r["summary"].cell_accuracy for r in mine], marker="o", color=colour)
