@@ -112,12 +112,14 @@ def curve_rows(out: Path) -> list[dict]:
 
 def curve_markdown(rows: list[dict], calibration: str | None) -> str:
     header = ["benchmark", "budget", "trained tokens per task", "solved (pass@2)"]
-    header += ["right answer among candidates", "cell accuracy", "trivial answer", "s / task"]
+    header += ["right answer among candidates", "cell accuracy", "trivial answer"]
+    header += ["shape accuracy", "s / task"]
     lines = []
     for r in rows:
         s = r["summary"]
         solved = f"{s.correct} / {s.total}" if s.scored else "-"
         dense = [s.truth_in_candidates, s.cell_accuracy, s.trivial_cell_accuracy]
+        dense.append(s.shape_accuracy)
         lines.append(
             [r["benchmark"], f"{r['budget']}x", f"{r['tokens']:,.0f}", solved]
             + ["-" if v is None else f"{v:.3f}" for v in dense]
