@@ -61,7 +61,9 @@ VARIANTS: dict[str, dict] = {
     "2 orders": {"predict.orders": 2},
     "poe": {"predict.scoring": "poe"},
     "dfs candidates": {"predict.candidates": "dfs"},
-    # long budgets: stop a task's training once its leave-out loss stops falling
+    # long budgets: the two changes that paid at 16x together; and stopping a task's training
+    # once its leave-out loss stops falling
+    "lr 3e-3, colours x8": {"oracle_learning_rate": 3e-3, "ttt.colour_copies": 8},
     "stop patience 2": {"ttt.stop_patience": 2},
     "stop patience 4, delta 0.001": {"ttt.stop_patience": 4, "ttt.stop_min_delta": 0.001},
     # the second round: the prediction side that helped, with each training change that kept
