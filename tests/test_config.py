@@ -165,7 +165,8 @@ def test_shipped_configs_load_by_name(name):
     path = config_path(name)
     assert path.name == f"{name}.yaml"
     assert isinstance(from_dict(load_yaml(path), str(path)), RunConfig)
-    with pytest.raises(ConfigError, match="unknown config 'nosuch'; shipped: default, llama-1b"):
+    shipped = "arc-eval, default, llama-1b, seal-effect"
+    with pytest.raises(ConfigError, match=f"unknown config 'nosuch'; shipped: {shipped}, or"):
         config_path("nosuch")
 
 
