@@ -218,3 +218,19 @@ def test_the_seal_effect_config_resolves_to_the_settings_its_grid_was_computed_u
     assert config.same_verdict_settings(load_subset("seal-effect").grid["settings"])
     default = from_dict(load_yaml(config_path("default")))
     assert config.ttt.leave_out == 2 and config.predict == default.predict
+
+
+@pytest.mark.parametrize("name", ["default", "seal-effect", "arc-eval"])
+def test_shipped_self_edit_options_are_ones_the_embedded_policy_was_pretrained_on(name):
+    """Schema decoding scores an option by the policy's probability of its text: an epoch
+    count or learning rate the embedded model never saw written gets almost none, so a
+    shipped config for it offers only the options its pretraining drew from."""
+    from arc_seal.pretrain import BROAD_SPACE
+
+    config = from_dict(load_yaml(config_path(name)))
+    assert config.model is None
+    seen = {c.num_train_epochs for c in BROAD_SPACE.configurations}
+    assert set(config.epoch_options) <= seen
+    assert {f"{lr:g}" for lr in config.learning_rates} <= {
+        f"{c.learning_rate:g}" for c in BROAD_SPACE.configurations
+    }
