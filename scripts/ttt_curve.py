@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -89,25 +90,38 @@ def solved_by_size(records: list[JobRecord], sizes: dict[str, int]) -> dict[str,
 
 
 def curve_rows(out: Path) -> list[dict]:
-    """One row per run directory under ``out`` (benchmark, then budget order)."""
-    rows = []
+    """One row per run directory under ``out`` (benchmark, then budget order). A sample
+    (``NAME-sampleN...``) also gets the full benchmark's budgets it did not run itself, from
+    the full runs' jobs on the sample's tasks, so its line starts where the full one does."""
+    runs: dict[tuple[str, int], list[JobRecord]] = {}
     for run_dir in sorted(out.glob("*/x*/")):
-        records = Records(run_dir).jobs(Stage.ORACLE) if (run_dir / cfg.CONFIG).is_file() else []
+        if (run_dir / cfg.CONFIG).is_file():
+            runs[run_dir.parent.name, int(run_dir.name.removeprefix("x"))] = Records(run_dir).jobs(
+                Stage.ORACLE
+            )
+    for (bench, budget), records in list(runs.items()):
+        full = re.sub(r"-sample\d+", "", bench)
+        for sample in {b for b, _ in runs if b != full and re.sub(r"-sample\d+", "", b) == full}:
+            if bench == full and (sample, budget) not in runs:
+                ids = set(json.loads((out / sample / SIZES).read_text()))
+                runs[sample, budget] = [r for r in records if r.task_id in ids]
+    rows = []
+    for (bench, budget), records in sorted(runs.items()):
         if not records:
             continue
-        sizes_file = run_dir.parent / SIZES
+        sizes_file = out / bench / SIZES
         sizes = json.loads(sizes_file.read_text()) if sizes_file.is_file() else {}
         trained = [r.ttt.tokens for r in records if r.ttt is not None]
         rows.append(
             {
-                "benchmark": run_dir.parent.name,
-                "budget": int(run_dir.name.removeprefix("x")),
+                "benchmark": bench,
+                "budget": budget,
                 "tokens": float(np.mean(trained)) if trained else 0.0,
                 "summary": summary(records)[Stage.ORACLE]["all"],
                 "by_size": solved_by_size(records, sizes),
             }
         )
-    return sorted(rows, key=lambda r: (r["benchmark"], r["budget"]))
+    return rows
 
 
 def curve_markdown(rows: list[dict], calibration: str | None) -> str:
