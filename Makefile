@@ -56,16 +56,17 @@ seal-effect-grid: $(BIN)/.installed
 
 # The test-time compute curve (docs/ttt-curve.md): the oracle row's solves against the TTT
 # budget (1x = the default's ~4,000 trained tokens per task) on `simplified`, the 100 sanity
-# tasks and `arc-agi-1-eval-100` (a fixed sample of 40 at the large budgets), each (benchmark,
+# tasks and `arc-agi-1-eval-100` (a fixed sample of 40 at 16x), each (benchmark,
 # budget) a resumable run directory under runs/ttt-curve; two processes side by side, one CPU
 # thread each. Then runs/ttt-curve/curve.md and curve.png.
 CURVE = OMP_NUM_THREADS=1 $(BIN)/python scripts/ttt_curve.py --out runs/ttt-curve
 EVAL100 = --benchmark arc-agi-1-eval-100 --views identity transpose
 ttt-curve: $(BIN)/.installed
 	( $(CURVE) --benchmark simplified --budgets 1 4 16 64 && \
-	  $(CURVE) --benchmark sanity --budgets 1 4 16 ) & first=$$!; \
+	  $(CURVE) --benchmark sanity --budgets 1 4 && \
+	  $(CURVE) --benchmark sanity --budgets 16 --sample 40 ) & first=$$!; \
 	( $(CURVE) $(EVAL100) --budgets 1 4 && \
-	  $(CURVE) $(EVAL100) --budgets 16 64 --sample 40 ) && wait $$first
+	  $(CURVE) $(EVAL100) --budgets 16 --sample 40 ) && wait $$first
 	$(CURVE)
 
 # The next pretraining sitting, for a lent GPU (docs/pretraining.md): the throughput benchmark
