@@ -423,8 +423,8 @@ def load_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
     name = values.pop("base")
     if not isinstance(name, str):
         raise ConfigError(f"{path}: base is {name!r}, expected a config name or YAML path")
-    base_path = path.parent / name if Path(name).suffix in (".yaml", ".yml") else None
-    base_path = base_path if base_path and base_path.is_file() else config_path(name)
+    beside = path.parent / name
+    base_path = beside if beside.is_file() else config_path(name)
     if base_path.resolve() in _seen + (path.resolve(),):
         raise ConfigError(f"{path}: base {name!r} leads back to itself")
     merged = load_yaml(base_path, _seen + (path.resolve(),))

@@ -252,8 +252,8 @@ class TTTEngine:
                     result.tokens += chunk.tokens
                     result.loss_tokens += chunk.labelled
                     padded += chunk.ids.numel()
-                last = epoch == len(plan) or not batches_
-                if plateau and not last and plateau.stop(np.mean(result.losses[-len(batches_) :])):
+                checked = plateau is not None and batches_ and epoch < len(plan)
+                if checked and plateau.stop(np.mean(result.losses[-len(batches_) :])):
                     result.stopped_after = epoch
                     break
         except FloatingPointError as e:
