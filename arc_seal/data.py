@@ -52,6 +52,19 @@ def find_task(task_id: str, dataset: str = "arc-agi-1") -> Task:
     raise TaskNotFoundError(f"task {task_id!r} is not in {dataset}")
 
 
+def lookup_tasks(name: str, dataset: str | None = None) -> list[Task]:
+    """The tasks ``name`` says: a task file (or folder of them), else a task id looked up in
+    ``dataset`` or, unset, in every dataset in turn."""
+    if Path(name).exists():
+        return load_tasks(name)
+    for where in [dataset] if dataset else list(DATASETS):
+        try:
+            return [find_task(name, where)]
+        except TaskNotFoundError:
+            continue
+    raise TaskNotFoundError(f"task {name!r} is in none of: {dataset or ', '.join(DATASETS)}")
+
+
 def _read_json(path: Path) -> object:
     try:
         return json.loads(path.read_text())
@@ -86,15 +99,20 @@ def _load_file(path: Path) -> list[Task]:
     return [task_from_json(t, tid, str(path), solutions.get(tid)) for tid, t in raw.items()]
 
 
-def load_tasks(path: str | Path) -> list[Task]:
+def load_tasks(path: str | Path, skip: Path | None = None) -> list[Task]:
     """Tasks from one ARC task file, a Kaggle challenges file, or a directory of either.
 
     A Kaggle ``*challenges*.json`` picks up its test outputs from the ``*solutions*.json``
-    beside it, when there is one. In a directory, solution files are read only that way.
+    beside it, when there is one. In a directory, solution files are read only that way, and
+    the file ``skip`` (a subset file kept among its own tasks) not at all.
     """
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.glob("*.json") if "solutions" not in p.name)
+        files = sorted(
+            p
+            for p in path.glob("*.json")
+            if "solutions" not in p.name and not (skip and p.resolve() == skip.resolve())
+        )
         return [task for f in files for task in _load_file(f)]
     if path.is_file():
         return _load_file(path)
@@ -151,7 +169,7 @@ def load_subset(name: str) -> Subset:
             except TaskNotFoundError:
                 raise TaskNotFoundError(f"{path}: task {task_id!r} is not in {dataset}") from None
     else:
-        by_id = {t.id: t for t in load_tasks(path.parent / dataset)}
+        by_id = {t.id: t for t in load_tasks(path.parent / dataset, skip=path)}
 
         def lookup(task_id: str) -> Task:
             if task_id not in by_id:

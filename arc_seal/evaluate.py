@@ -19,8 +19,6 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from arc_seal.augment import FAMILIES
-from arc_seal.grid import Task
-from arc_seal.predict import Candidate, vote
 from arc_seal.records import JobRecord
 from arc_seal.self_edit import FLAGS, SelfEdit
 
@@ -157,18 +155,3 @@ def expected_row(per_task: dict[str, float]) -> RowSummary:
         total=len(per_task),
         per_task={t: [round(v, 6)] for t, v in per_task.items()},
     )
-
-
-def voted_attempts(task: Task, records: list[JobRecord]) -> list[list[np.ndarray]]:
-    """Two attempts per test input from all samples of a row: each sample's attempts are a
-    view in a hierarchical vote, so grids several samples agree on come first."""
-    out = []
-    for i in range(len(task.test)):
-        candidates = [
-            Candidate(f"sample-{r.sample}", np.array(a, dtype=np.int8))
-            for r in records
-            if r.attempts
-            for a in r.attempts[i]
-        ]
-        out.append(vote(candidates))
-    return out

@@ -34,6 +34,7 @@ from arc_seal.decode import CACHE_ARG, GridGrammar, model_inputs, search
 from arc_seal.encoding import TaskEncoder
 from arc_seal.formats import TextFormat, Unparseable
 from arc_seal.grid import MAX_SIDE, Example, Grid, Task, grid_key, grids_equal
+from arc_seal.records import JobRecord
 
 VIEWS = {t.name: t for t in D8}
 
@@ -396,3 +397,18 @@ def score(task: Task, predictions: list[Prediction]) -> Verdict:
         float(np.mean(trivial)),
         float(np.mean(covered)),
     )
+
+
+def voted_attempts(task: Task, records: list[JobRecord]) -> list[list[np.ndarray]]:
+    """Two attempts per test input from all samples of a row: each sample's attempts are a
+    view in a hierarchical vote, so grids several samples agree on come first."""
+    out = []
+    for i in range(len(task.test)):
+        candidates = [
+            Candidate(f"sample-{r.sample}", np.array(a, dtype=np.int8))
+            for r in records
+            if r.attempts
+            for a in r.attempts[i]
+        ]
+        out.append(vote(candidates))
+    return out

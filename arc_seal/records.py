@@ -21,14 +21,19 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from arc_seal.config import check_resumable, store_config
 from arc_seal.errors import ConfigError
 from arc_seal.self_edit import InvalidSelfEdit, SelfEdit, self_edit_from_json
+
+if TYPE_CHECKING:
+    from arc_seal.config import RunConfig
+    from arc_seal.distributed import Ranks
 
 log = logging.getLogger(__name__)
 
@@ -379,3 +384,35 @@ def prepare_run_dir(path: Path, check_only: bool = False) -> None:
         probe.unlink()
     except OSError as e:
         raise ConfigError(f"{path}: cannot write a run there ({e.strerror})") from None
+
+
+def claim_run_dir(
+    run_dir: Path | None,
+    resume: bool,
+    config: RunConfig,
+    name: str,
+    ranks: Ranks,
+    held: ExitStack,
+) -> Path:
+    """The run directory every recipe writes: ``run_dir`` made empty (or, with ``resume``, the
+    one to finish, refused if it began under other settings), or a new
+    ``runs/<timestamp>-<name>``. Rank 0 holds its lock in ``held`` and stores the config there
+    (on resume this records a changed W&B mode); the other ranks are told where it is, or
+    why it was refused."""
+    problem = None
+    if ranks.main:
+        try:
+            if run_dir is None:
+                run_dir = new_run_dir("runs", name)
+            elif resume:
+                check_resumable(run_dir, config)
+            else:
+                prepare_run_dir(run_dir)
+            held.enter_context(run_lock(run_dir))
+            store_config(config, run_dir)
+        except ConfigError as e:
+            problem = str(e)
+    run_dir, problem = ranks.share((run_dir, problem))
+    if problem:
+        raise ConfigError(problem)
+    return run_dir

@@ -7,11 +7,16 @@ offline inside the run directory unless asked otherwise.
 
 from __future__ import annotations
 
+import json
+import netrc
+import os
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 
 from arc_seal.augment import FAMILIES
+from arc_seal.errors import ConfigError
 from arc_seal.evaluate import ROWS, RowSummary, row_title
 from arc_seal.grid import Task
 from arc_seal.records import JobRecord, Record
@@ -102,6 +107,16 @@ def results_markdown(results: dict) -> str:
 
 def _spread(values: list[float], fmt: str, unit: str = "") -> str:
     return f"{np.mean(values):{fmt}}{unit} [{min(values):{fmt}}, {max(values):{fmt}}]"
+
+
+def read_results(run_dir: Path) -> dict:
+    """A finished run's ``results.json``, its rows as ``RowSummary``."""
+    path = run_dir / "results.json"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: no results.json (the run has not finished)")
+    run = json.loads(path.read_text())
+    run["rows"] = {name: RowSummary.from_json(r) for name, r in run["rows"].items()}
+    return run
 
 
 def seeds_markdown(runs: list[dict]) -> str:
@@ -279,7 +294,7 @@ def grid_markdown(spec: dict) -> str:
     """Per family of a curated subset's pool: how many tasks were dropped and why, and how many
     of its grid tasks each configuration solves: where the best configuration differs between
     families, a policy has something to learn."""
-    from arc_seal.benchmark import family
+    from arc_seal.synthetic import family
 
     grid = spec["grid"]
     dropped = grid.get("dropped", {})
@@ -314,6 +329,23 @@ def submission(tasks: list[Task], attempts: dict[str, list[list[np.ndarray]]]) -
             entries.append({"attempt_1": grids[0], "attempt_2": grids[1]})
         out[task.id] = entries
     return out
+
+
+def check_wandb_login(mode: str) -> None:
+    """Refuse ``online`` W&B logging without a login before any job runs: W&B looks for a key
+    in ``WANDB_API_KEY`` or the netrc file (``NETRC``, else ``~/.netrc``) under its host."""
+    if mode != "online" or os.environ.get("WANDB_API_KEY"):
+        return
+    host = urlparse(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").hostname
+    try:
+        found = netrc.netrc(os.environ.get("NETRC") or None).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        found = False
+    if not found:
+        raise ConfigError(
+            "--wandb online needs a W&B login: run `wandb login` (or set WANDB_API_KEY), "
+            "or log to files with --wandb offline"
+        )
 
 
 class Tracker:

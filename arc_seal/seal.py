@@ -24,22 +24,23 @@ import numpy as np
 from peft import PeftModel
 from transformers import PreTrainedModel
 
-from arc_seal.benchmark import family
 from arc_seal.config import RunConfig
 from arc_seal.curate import grid_rows
 from arc_seal.data import Subset, load_subset
 from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
-from arc_seal.evaluate import RowSummary, expected_row, row_summary, voted_attempts
+from arc_seal.evaluate import RowSummary, expected_row, row_summary
 from arc_seal.grid import known_outputs
 from arc_seal.jobs import Job, Stages, job_seed, run_job, self_edit_job
 from arc_seal.policy import configuration_probabilities
+from arc_seal.predict import voted_attempts
 from arc_seal.records import JobRecord, PolicyUpdate, Stage
 from arc_seal.render import render_task
 from arc_seal.report import results_markdown, submission
 from arc_seal.rest_em import reinforced, sft_policy
 from arc_seal.reward import RewardTable, expected_accuracy
 from arc_seal.self_edit import SelfEditSpace
+from arc_seal.synthetic import family
 from arc_seal.ttt import TTTEngine, load_engine
 
 log = logging.getLogger(__name__)

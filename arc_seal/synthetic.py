@@ -278,3 +278,8 @@ def generate_tasks(n: int, seed: int = 0, rules: list[str] | None = None, **kwar
         )
         for i in range(n)
     ]
+
+
+def family(task_id: str) -> str:
+    """The synthetic family of a sanity task (``sanity_tasks`` names them ``family-n``)."""
+    return task_id.rsplit("-", 1)[0]

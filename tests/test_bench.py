@@ -14,6 +14,7 @@ from arc_seal.grid import Example, Task
 from arc_seal.models import load_model
 from arc_seal.predict import build_queries
 from arc_seal.records import JobRecord, Stage
+from arc_seal.sweep import VARIANTS, variant_config
 from arc_seal.ttt import TTTEngine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +69,6 @@ def _script_module(name: str):
 
 
 def test_each_swept_setting_changes_what_is_trained_or_how_it_is_answered(tmp_path):
-    sweep = _script_module("sweep_ttt")
     inputs = learnable_run_inputs(tmp_path)
     base = load_yaml(inputs["config"]) | {"oracle_learning_rate": 1e-3}
     base["ttt"] |= {"tokens_per_epoch": 600, "max_sequences": 8}
@@ -82,10 +82,10 @@ def test_each_swept_setting_changes_what_is_trained_or_how_it_is_answered(tmp_pa
         weights = torch.cat([p.detach().flatten() for p in engine.model.parameters()])
         return weights, result.tokens
 
-    default = sweep.variant_config(base, {}, "default")
+    default = variant_config(base, {}, "default")
     default_weights, default_tokens = trained(default)
-    for name, changes in sweep.VARIANTS.items():
-        config = sweep.variant_config(base, changes, name)
+    for name, changes in VARIANTS.items():
+        config = variant_config(base, changes, name)
         if config == default:  # the config as given (or a variant naming its own values)
             continue
         if config.predict != default.predict and "predict.views" in changes:  # asked more ways

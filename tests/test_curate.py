@@ -183,16 +183,25 @@ def test_a_curated_synthetic_subset_ships_its_kept_tasks_as_files(tmp_path):
         )
 
 
-def test_curate_command_writes_a_subset_and_resumes(run_script, tmp_path):
+def _curate(capsys, *argv: str) -> tuple[int, str, str]:
+    """``arc-seal curate`` in this process: (exit status, stdout, stderr)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main(["curate", *argv])
+    out, err = capsys.readouterr()
+    return done.value.code, out, err
+
+
+def test_curate_command_writes_a_subset_and_resumes(tmp_path, capsys):
     inputs = learnable_run_inputs(tmp_path)
     target, out = tmp_path / "curated.json", tmp_path / "grid"
     args = ["--name", "c", "--config", str(inputs["config"]), "--model", str(inputs["model"])]
     args += ["--limit", "2", "--size", "2", "--out", str(out), "--write", str(target)]
     args += ["--epoch-options", "1", "--ttt.max-sequences", "4"]  # ARC tasks are long: train less
     args += ["--wandb", "disabled"]
-    done = run_script("curate_subset.py", *args)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "2 tasks x 2 configurations" in done.stdout
+    code, stdout, err = _curate(capsys, *args)
+    assert code == 0, err[-2000:]
+    assert "2 tasks x 2 configurations" in stdout
     lines = (out / RECORDS).read_text().splitlines()
     # the two tasks answered in context (the tiny model solves neither), then the four pairs
     assert [json.loads(x)["stage"] for x in lines] == ["icl"] * 2 + ["grid"] * 4
@@ -200,18 +209,17 @@ def test_curate_command_writes_a_subset_and_resumes(run_script, tmp_path):
     assert len(spec["grid"]["configurations"]) == 2 and set(spec) >= {"train", "eval", "grid"}
     assert (out / "grid.md").read_text().startswith("Grid tasks each configuration solves")
     (out / RECORDS).write_text("".join(x + "\n" for x in lines[:5]))  # as if stopped there
-    again = run_script("curate_subset.py", *args, "--resume")
-    assert again.returncode == 0, again.stderr[-2000:]
+    code, _, err = _curate(capsys, *args, "--resume")
+    assert code == 0, err[-2000:]
     assert (out / RECORDS).read_text().splitlines()[:5] == lines[:5]
     assert len((out / RECORDS).read_text().splitlines()) == 6  # only the lost pair redone
     assert json.loads(target.read_text()) == spec
-    refused = run_script("curate_subset.py", *args)  # not resumed: the folder is taken
-    assert refused.returncode == 2 and "use --resume" in refused.stderr
-    other = [*args, "--resume", "--seed", "1"]  # another sample of tasks and configurations
-    refused = run_script("curate_subset.py", *other)
-    assert refused.returncode == 2 and "drew another pool or grid" in refused.stderr
-    refused = run_script("curate_subset.py", *args, "--resume", "--ttt.lora-r", "8")
-    assert refused.returncode == 2 and "ran under other settings" in refused.stderr
+    code, _, err = _curate(capsys, *args)  # not resumed: the folder is taken
+    assert code == 2 and "use --resume" in err
+    code, _, err = _curate(capsys, *args, "--resume", "--seed", "1")  # another sample
+    assert code == 2 and "drew another pool or grid" in err
+    code, _, err = _curate(capsys, *args, "--resume", "--ttt.lora-r", "8")
+    assert code == 2 and "ran under other settings" in err
 
 
 def test_curate_command_draws_a_synthetic_pool(run_script, tmp_path):

@@ -112,6 +112,16 @@ def test_subset_over_custom_task_files(tmp_path):
     assert np.array_equal(subset.eval[0].test[0].output, tasks[2].test[0].output)
 
 
+def test_a_subset_file_kept_among_its_own_tasks_is_not_read_as_a_task(tmp_path):
+    tasks = generate_tasks(2, seed=1)
+    for t in tasks:
+        (tmp_path / f"{t.id}.json").write_text(json.dumps(t.to_json()))
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"dataset": ".", "train": [tasks[0].id], "eval": [tasks[1].id]}))
+    subset = load_subset(str(path))
+    assert [t.id for t in subset.train + subset.eval] == [t.id for t in tasks]
+
+
 def test_load_single_file_and_directory(tmp_path):
     tasks = generate_tasks(3, seed=2)
     for t in tasks:

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 import transformers
-from tiny import challenges_subset, learnable_run_inputs
+from tiny import (
+    EXPECTED_JOBS,
+    SMALL,
+    WHOLE_RUN,
+    challenges_subset,
+    learnable_run_inputs,
+    run_command,
+)
 from wandb_history import history
 
 from arc_seal.cli import main
@@ -19,29 +26,15 @@ from arc_seal.config import from_dict, load_yaml, store_config
 from arc_seal.evaluate import ROWS
 from arc_seal.jobs import Job
 from arc_seal.records import Stage
+from arc_seal.report import check_wandb_login
 from arc_seal.seal import Experiment
 from arc_seal.self_edit import SelfEdit
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = ["--iterations", "1", "--samples-per-task", "2", "--eval-samples", "1"]
-EXPECTED_JOBS = 1 + 1 + 1 + 2 * 2 + 1 + 1  # icl, oracle, no_rl, rest_em, sft, seal
 
 
 def _command(inputs, out, *extra):
-    return [
-        sys.executable,
-        str(ROOT / "scripts" / "run_arc.py"),
-        "--config",
-        str(inputs["config"]),
-        "--subset",
-        str(inputs["subset"]),
-        "--model",
-        str(inputs["model"]),
-        "--output-dir",
-        str(out),
-        *SMALL,
-        *extra,
-    ]
+    return run_command(inputs, out, *extra)
 
 
 def _keys(run_dir):
@@ -51,16 +44,8 @@ def _keys(run_dir):
     ]
 
 
-@pytest.mark.slow
-def test_whole_loop_writes_a_complete_run_directory(tmp_path):
-    inputs = learnable_run_inputs(tmp_path)
-    out = tmp_path / "run"
-    done = subprocess.run(
-        _command(inputs, out, "--wandb", "offline", "--oracle-learning-rate", "0.005"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def test_whole_loop_writes_a_complete_run_directory(whole_run):
+    inputs, out, done = whole_run
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| ICL (no TTT) |" in done.stdout
 
@@ -116,60 +101,55 @@ def test_whole_loop_writes_a_complete_run_directory(tmp_path):
     assert {"no_rl", "rest_em-1", "seal"} <= stages  # no-RL and SEAL choices side by side
 
 
-def _stopped_run(inputs, out, signal_name: str, after: int) -> subprocess.CompletedProcess:
-    """A run that sends itself ``signal_name`` right after its ``after``-th record."""
+def _stopped(command: list[str], signal_name: str, after: int) -> subprocess.CompletedProcess:
+    """``command``, which sends itself ``signal_name`` right after its ``after``-th record."""
     env = os.environ | {
         "ARC_SEAL_STOP_AFTER_RECORDS": str(after),
         "ARC_SEAL_STOP_SIGNAL": signal_name,
     }
-    return subprocess.run(
-        _command(inputs, out, "--wandb", "disabled"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
-def _resume(out) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(ROOT / "scripts" / "run_arc.py"), "--resume", str(out)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+def _resume_command(out) -> list[str]:
+    return [sys.executable, str(ROOT / "scripts" / "run_arc.py"), "--resume", str(out)]
 
 
-@pytest.mark.slow
-def test_killed_run_resumes_without_redoing_or_losing_jobs(tmp_path):
-    inputs = learnable_run_inputs(tmp_path)
+def _contents(run_dir) -> list[dict]:
+    """The run's records without their timings."""
+    out = []
+    for line in (run_dir / "records.jsonl").read_text().splitlines():
+        record = {k: v for k, v in json.loads(line).items() if k != "seconds"}
+        if record.get("ttt"):
+            record["ttt"].pop("seconds")
+        out.append(record)
+    return out
+
+
+def test_a_run_stopped_by_sigterm_then_killed_resumes_to_the_records_of_an_uninterrupted_one(
+    tmp_path, whole_run
+):
+    inputs, whole, _ = whole_run
     out = tmp_path / "run"
-    killed = _stopped_run(inputs, out, "SIGKILL", after=4)  # into the ReST-EM stage
-    assert killed.returncode == -signal.SIGKILL
-    before = (out / "records.jsonl").read_text().splitlines()
-    assert len(before) == 4
-
-    done = _resume(out)  # the dead run's lock does not block it
-    assert done.returncode == 0, done.stderr[-3000:]
-    after = (out / "records.jsonl").read_text().splitlines()
-    assert after[: len(before)] == before  # nothing redone or rewritten
-    keys = _keys(out)
-    assert len(keys) == len(set(keys)) == EXPECTED_JOBS
-    assert json.loads((out / "results.json").read_text())["rows"]["seal"]["total"] == 1
-
-
-@pytest.mark.slow
-def test_ctrl_c_ends_a_run_with_one_line_saying_how_to_resume(tmp_path):
-    inputs = learnable_run_inputs(tmp_path)
-    out = tmp_path / "run"
-    stopped = _stopped_run(inputs, out, "SIGINT", after=3)
-    assert stopped.returncode == 130
+    command = _command(inputs, out, *WHOLE_RUN, "--wandb", "disabled")  # as the session's run
+    stopped = _stopped(command, "SIGTERM", after=3)
+    assert stopped.returncode == 143  # 128 + SIGTERM, as a scheduler expects
     assert stopped.stderr.strip().splitlines()[-1] == (
         f"interrupted: every finished job is recorded; finish the run with "
         f"`arc-seal run --resume {out}`"
     )
     assert "Traceback" not in stopped.stderr
     assert [k[0] for k in _keys(out)] == ["icl", "oracle", "no_rl"]
-    done = _resume(out)
-    assert done.returncode == 0, done.stderr[-3000:]
-    keys = _keys(out)
-    assert len(keys) == len(set(keys)) == EXPECTED_JOBS
+
+    killed = _stopped(_resume_command(out), "SIGKILL", after=2)  # into the ReST-EM stage
+    assert killed.returncode == -signal.SIGKILL
+    before = (out / "records.jsonl").read_text().splitlines()
+    assert len(before) == 5
+
+    done = subprocess.run(_resume_command(out), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]  # the dead run's lock does not block it
+    assert (out / "records.jsonl").read_text().splitlines()[:5] == before  # nothing redone
+    assert len(_keys(out)) == len(set(_keys(out))) == EXPECTED_JOBS
+    assert _contents(out) == _contents(whole)
 
 
 def _experiment(tmp_path, **changes):
@@ -286,6 +266,23 @@ def test_user_errors_exit_2_with_one_line_and_leave_nothing_behind(tmp_path, cap
         str(inputs["subset"]),
     )
     assert "cannot create the run directory" in under_file
+
+
+def test_wandb_online_without_a_login_is_refused_before_any_job(tmp_path, capsys, monkeypatch):
+    inputs = learnable_run_inputs(tmp_path)
+    for name in ("WANDB_API_KEY", "WANDB_IDENTITY_TOKEN_FILE", "WANDB_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))  # no key anywhere
+    out = tmp_path / "run"
+    argv = ["--config", str(inputs["config"]), "--subset", str(inputs["subset"])]
+    argv += ["--model", str(inputs["model"]), "--output-dir", str(out), "--wandb", "online"]
+    assert _one_line_error(capsys, *argv) == (
+        "error: --wandb online needs a W&B login: run `wandb login` (or set WANDB_API_KEY), "
+        "or log to files with --wandb offline"
+    )
+    assert not out.exists()
+    (tmp_path / "netrc").write_text("machine api.wandb.ai login user password key\n")
+    check_wandb_login("online")  # a login W&B would find is let through
 
 
 def test_broken_models_and_subsets_are_one_line(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """Tiny models and tokenizers built in-process, so no test downloads anything."""
 
 import json
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -20,6 +21,7 @@ LLAMA3_LIKE_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}"
     "<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
 )
+ROOT = Path(__file__).resolve().parent.parent
 CHAT_SPECIALS = ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
 
 
@@ -65,6 +67,32 @@ def learnable_run_inputs(root: Path) -> dict[str, Path]:
     config = root / "config.yaml"
     config.write_text(TINY_RUN_CONFIG)
     return {"subset": subset, "model": model_dir, "config": config}
+
+
+# A small whole SEAL loop on ``learnable_run_inputs``: one iteration, two self-edits per train
+# task, one per eval task.
+SMALL = ["--iterations", "1", "--samples-per-task", "2", "--eval-samples", "1"]
+EXPECTED_JOBS = 1 + 1 + 1 + 2 * 2 + 1 + 1  # icl, oracle, no_rl, rest_em, sft, seal
+# What the session's whole run adds: a learning rate at which the oracle solves a task.
+WHOLE_RUN = ["--oracle-learning-rate", "0.005"]
+
+
+def run_command(inputs: dict[str, Path], out: Path, *extra: str) -> list[str]:
+    """``scripts/run_arc.py`` on ``learnable_run_inputs``, the small loop, into ``out``."""
+    return [
+        sys.executable,
+        str(ROOT / "scripts" / "run_arc.py"),
+        "--config",
+        str(inputs["config"]),
+        "--subset",
+        str(inputs["subset"]),
+        "--model",
+        str(inputs["model"]),
+        "--output-dir",
+        str(out),
+        *SMALL,
+        *extra,
+    ]
 
 
 def challenges_subset(root: Path) -> Path:
