@@ -23,10 +23,11 @@ from arc_seal.grid import Task
 from arc_seal.policy import prompt_ids
 from arc_seal.records import JobRecord
 from arc_seal.training import (
+    Batch,
     collate,
     cosine_with_warmup,
     length_grouped_batches,
-    optimizer_step,
+    train_steps,
 )
 
 
@@ -106,20 +107,26 @@ def sft_policy(
     total = config.epochs * len(batches)
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, cosine_with_warmup(total, int(config.warmup_fraction * total))
-    )
+    schedule = cosine_with_warmup(total, int(config.warmup_fraction * total))
     device = next(peft_model.parameters()).device
     losses: list[float] = []
-    peft_model.train()
-    try:
+
+    def steps() -> Iterator[list[Batch]]:
         for _ in range(config.epochs):
             for batch in [batches[i] for i in rng.permutation(len(batches))]:
-                chunk = collate([seqs[i] for i in batch], encoder.pad_id, device)
-                losses.append(
-                    optimizer_step(peft_model, params, [chunk], optimizer, config.grad_clip)
-                )
-                schedule.step()
+                yield [collate([seqs[i] for i in batch], encoder.pad_id, device)]
+
+    peft_model.train()
+    try:
+        train_steps(
+            peft_model,
+            params,
+            steps(),
+            optimizer,
+            lambda step: config.learning_rate * schedule(step),
+            config.grad_clip,
+            lambda step, chunks, loss: losses.append(loss),
+        )
     except (FloatingPointError, torch.OutOfMemoryError) as e:
         failure = f"{type(e).__name__}: {str(e).splitlines()[0]} at step {len(losses)}"
         stats = {"pairs": len(pairs), "steps": len(losses), "losses": losses}

@@ -1,4 +1,4 @@
-"""The training step every trainer here shares: test-time training, the policy's SFT, and
+"""The training loop every trainer here shares: test-time training, the policy's SFT, and
 pretraining the embedded model.
 
 Sequences are right-padded into batches of similar length, or packed several to a row (each
@@ -11,7 +11,7 @@ and a non-finite loss stops a run (``FloatingPointError``) before it can corrupt
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,3 +204,28 @@ def optimizer_step(
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return sum(v * c.labelled for v, c in zip(values, chunks, strict=True)) / total
+
+
+def train_steps(
+    model: torch.nn.Module,
+    params: list[torch.nn.Parameter],
+    steps: Iterable[Sequence[Batch]],
+    optimizer: torch.optim.Optimizer,
+    learning_rate: Callable[[int], float],
+    grad_clip: float,
+    after_step: Callable[[int, Sequence[Batch], float], bool | None],
+    autocast=None,
+) -> None:
+    """The one training loop: for each step's micro-batches, the step's learning rate
+    (``learning_rate(step)``, steps counted from 0 in this call), one ``optimizer_step``
+    (accumulation, the non-finite guard, clipping), then ``after_step(step, micro_batches,
+    loss)``: the trainer's own bookkeeping (losses, logging, checkpoints, early stopping),
+    which ends the loop by returning True. A non-finite loss raises ``FloatingPointError``
+    with no update made; what ``after_step`` recorded is the trainer's."""
+    for step, chunks in enumerate(steps):
+        lr = learning_rate(step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = optimizer_step(model, params, chunks, optimizer, grad_clip, autocast)
+        if after_step(step, chunks, loss):
+            break

@@ -28,7 +28,13 @@ from arc_seal.encoding import Encoded, TaskEncoder
 from arc_seal.errors import ConfigError
 from arc_seal.grid import Task
 from arc_seal.models import DEFAULT_MODEL, load_model
-from arc_seal.training import collate, cosine_with_warmup, length_grouped_batches, optimizer_step
+from arc_seal.training import (
+    Batch,
+    collate,
+    cosine_with_warmup,
+    length_grouped_batches,
+    train_steps,
+)
 from arc_seal.ttt_data import build_ttt_data
 
 ENGINE_FIELDS = ("method", "lora_r", "lora_alpha", "lora_dropout", "lora_targets")
@@ -230,32 +236,53 @@ class TTTEngine:
         warmup = config.warmup_steps
         if warmup is None:
             warmup = int(config.warmup_fraction * total)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(total, warmup))
+        schedule = cosine_with_warmup(total, warmup)
         autocast = (
             torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else None
         )
-        padded = 0
         plateau = None
         if config.stop_patience is not None:
             plateau = Plateau(config.stop_patience, config.stop_min_delta)
+        # the last step of each epoch but the final one -> the epoch: where the rule checks
+        ends, step = {}, -1
+        for epoch, batches_ in enumerate(plan[:-1], 1):
+            step += len(batches_)
+            if batches_:
+                ends[step] = epoch
+        padded = 0
+
+        def after_step(step: int, chunks: list[Batch], loss: float) -> bool:
+            nonlocal padded
+            result.steps += 1
+            result.losses.append(loss)
+            result.tokens += chunks[0].tokens
+            result.loss_tokens += chunks[0].labelled
+            padded += chunks[0].ids.numel()
+            epoch = ends.get(step)
+            if plateau is None or epoch is None:
+                return False
+            if plateau.stop(np.mean(result.losses[-len(plan[epoch - 1]) :])):
+                result.stopped_after = epoch
+                return True
+            return False
+
+        steps = (
+            [collate([seqs[i] for i in batch], self.encoder.pad_id, self.device)]
+            for batches_ in plan
+            for batch in batches_
+        )
         self.model.train()
         try:
-            for epoch, batches_ in enumerate(plan, 1):
-                for batch in batches_:
-                    chunk = collate([seqs[i] for i in batch], self.encoder.pad_id, self.device)
-                    loss = optimizer_step(
-                        self.model, self._params, [chunk], optimizer, config.grad_clip, autocast
-                    )
-                    schedule.step()
-                    result.steps += 1
-                    result.losses.append(loss)
-                    result.tokens += chunk.tokens
-                    result.loss_tokens += chunk.labelled
-                    padded += chunk.ids.numel()
-                checked = plateau is not None and batches_ and epoch < len(plan)
-                if checked and plateau.stop(np.mean(result.losses[-len(batches_) :])):
-                    result.stopped_after = epoch
-                    break
+            train_steps(
+                self.model,
+                self._params,
+                steps,
+                optimizer,
+                lambda step: config.learning_rate * schedule(step),
+                config.grad_clip,
+                after_step,
+                autocast,
+            )
         except FloatingPointError as e:
             result.failure = f"{e} at step {result.steps}"
         except torch.OutOfMemoryError as e:

@@ -554,7 +554,7 @@ def test_a_failed_policy_update_then_resume_gives_the_records_of_an_uninterrupte
 
     # bfloat16, as on a GPU, where SFT in float32 could leave the policy in the wrong dtype
     monkeypatch.setattr(arc_seal.models, "default_dtype", lambda device: torch.bfloat16)
-    monkeypatch.setattr(arc_seal.rest_em, "optimizer_step", diverging)
+    monkeypatch.setattr(arc_seal.rest_em, "train_steps", diverging)
     inputs = learnable_run_inputs(tmp_path)
     argv = ["--config", str(inputs["config"]), "--subset", str(inputs["subset"])]
     argv += ["--model", str(inputs["model"]), *SMALL, "--wandb", "disabled"]
