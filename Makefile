@@ -18,7 +18,7 @@ run: $(BIN)/.installed
 	$(BIN)/python scripts/run_arc.py --subset simplified
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -m "not slow"

@@ -15,9 +15,10 @@ counts if any configuration solves it: the ceiling for any policy).
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -263,41 +264,83 @@ def check_same_pool(run_dir: Path, drawn: dict) -> None:
         )
 
 
-class Curation:
-    """The ``curate`` recipe: the pool's grid in one run directory (pairs recorded there are not
-    judged again), then the subset file (``target``) and ``grid.md``. ``drawn`` says what made
-    the pool and the grid (``pool.json``: a resumed curation must draw the very same);
-    ``generated``: the pool exists nowhere else, so its kept tasks are written beside the
-    subset file, in a folder named after it."""
+@dataclass
+class CurationPlan:
+    """What a curation judges and where the subset goes: the pool's ``tasks``, the
+    ``dataset`` the subset names, the grid's ``configs``, ``drawn`` (what made the pool and the
+    grid, stored as ``pool.json``: a resumed curation must draw the very same), the subset file
+    ``target``, the split, and whether the pool is ``generated`` (it exists nowhere else, so
+    its kept tasks are written beside the subset file, in a folder named after it)."""
 
-    def __init__(
-        self,
-        config: RunConfig,
-        ranks: Ranks,
-        tasks: list[Task],
-        dataset: str,
-        configs: list[SelfEdit],
-        drawn: dict,
-        target: Path,
-        eval_fraction: float = 0.5,
-        seed: int = 0,
-        generated: bool = False,
-    ):
-        self.config, self.ranks, self.tasks, self.configs = config, ranks, tasks, configs
-        self.dataset, self.drawn, self.target = dataset, drawn, target
-        self.eval_fraction, self.seed, self.generated = eval_fraction, seed, generated
+    tasks: list[Task]
+    dataset: str
+    configs: list[SelfEdit]
+    drawn: dict
+    target: Path
+    eval_fraction: float = 0.5
+    seed: int = 0
+    generated: bool = False
+
+    def recipe(self, config: RunConfig) -> Callable[[Ranks], Curation]:
+        """What ``launch`` makes the recipe with: the plan under ``config``."""
+        return lambda ranks: Curation(config, ranks, self)
+
+
+def plan_curation(args: argparse.Namespace, config: RunConfig) -> CurationPlan:
+    """The plan the ``curate`` command's flags say; with --resume, refused if the run
+    directory's curation drew another pool or grid."""
+    if not 0 < args.eval_fraction < 1:
+        raise ConfigError(f"--eval-fraction {args.eval_fraction}: expected between 0 and 1")
+    tasks, dataset = draw_pool(
+        args.pool,
+        args.exclude,
+        args.synthetic,
+        args.max_side,
+        args.families,
+        args.limit,
+        args.seed,
+    )
+    if args.configurations:
+        space = SelfEditSpace(tuple(read_configurations(args.configurations)))
+    else:
+        space = SelfEditSpace.product(config.learning_rates, config.epoch_options)
+    configs = configurations(space, args.size, args.seed)
+    drawn = {k: getattr(args, k) for k in ("pool", "exclude", "synthetic", "max_side", "limit")}
+    drawn |= {"size": args.size, "seed": args.seed, "tasks": [t.id for t in tasks]}
+    drawn |= {"configurations": [c.text() for c in configs]}
+    if args.resume:
+        check_same_pool(args.out, drawn)
+    return CurationPlan(
+        tasks,
+        dataset or args.name,
+        configs,
+        drawn,
+        args.write or Path("tasks") / f"{args.name}.json",
+        args.eval_fraction,
+        args.seed,
+        generated=bool(args.synthetic),
+    )
+
+
+class Curation:
+    """The ``curate`` recipe: the plan's grid in one run directory (pairs recorded there are
+    not judged again), then the subset file and ``grid.md``."""
+
+    def __init__(self, config: RunConfig, ranks: Ranks, plan: CurationPlan):
+        self.config, self.ranks, self.plan = config, ranks, plan
         self.engine = load_engine(config, ranks.device(config.device))
 
     def run(self, run_dir: Path) -> dict | None:
         """Judge (or finish judging) every pair; the subset's spec on rank 0, else None."""
+        plan = self.plan
         if self.ranks.main:
-            (run_dir / POOL).write_text(json.dumps(self.drawn, indent=1))
-            print(f"{len(self.tasks)} tasks x {len(self.configs)} configurations")
+            (run_dir / POOL).write_text(json.dumps(plan.drawn, indent=1))
+            print(f"{len(plan.tasks)} tasks x {len(plan.configs)} configurations")
         stages = Stages(run_dir, self.config, self.ranks)
         solved, dropped = curate_pool(
             stages,
-            self.tasks,
-            self.configs,
+            plan.tasks,
+            plan.configs,
             lambda job, edit: configuration_job(self.engine, job, self.config, edit),
             lambda job: run_job(self.engine, job, None, self.config.predict),
         )
@@ -306,21 +349,22 @@ class Curation:
         if not self.ranks.main:  # its share is recorded; rank 0 writes the subset
             return None
         spec = subset_spec(
-            self.dataset,
+            plan.dataset,
             solved,
-            self.configs,
+            plan.configs,
             self.config.verdict_settings(),
             dropped,
-            self.eval_fraction,
-            self.seed,
+            plan.eval_fraction,
+            plan.seed,
         )
-        write_subset(self.target, spec, self.tasks if self.generated else None)
+        write_subset(plan.target, spec, plan.tasks if plan.generated else None)
         table = grid_markdown(spec)
         (run_dir / "grid.md").write_text(table)
+        print(table)
         kept = len(spec["train"]) + len(spec["eval"])
         print(
-            f"{table}\n{kept} of {len(self.tasks)} tasks kept ({len(spec['train'])} train, "
+            f"{kept} of {len(plan.tasks)} tasks kept ({len(spec['train'])} train, "
             f"{len(spec['eval'])} eval); dropped: "
-            f"{', '.join(f'{k} {len(v)}' for k, v in dropped.items())}; written to {self.target}"
+            f"{', '.join(f'{k} {len(v)}' for k, v in dropped.items())}; written to {plan.target}"
         )
         return spec

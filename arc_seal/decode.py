@@ -168,6 +168,29 @@ def _forward(
     return out.logits[:, -1].float()
 
 
+def _within_bounds(
+    children: list[_Prefix],
+    results: list[list[Answer]],
+    expansions: dict[int, int],
+    cap: int,
+    max_expansions: int,
+) -> list[int]:
+    """The children kept, in order: bounds cut the least likely prefixes first (a prompt with
+    ``cap`` answers, or ``max_expansions`` prefixes fed, takes no more); the greedy path is
+    never cut. Counts each kept child in ``expansions``."""
+    by_rank = sorted(
+        range(len(children)), key=lambda j: (not children[j].greedy, -children[j].logprob)
+    )
+    kept = set()
+    for j in by_rank:
+        i = children[j].prompt
+        full = len(results[i]) >= cap
+        if children[j].greedy or (not full and expansions[i] < max_expansions):
+            expansions[i] += 1
+            kept.add(j)
+    return sorted(kept)
+
+
 @torch.no_grad()
 def search(
     model: torch.nn.Module,
@@ -226,18 +249,9 @@ def search(
                     else:
                         parents.append(row)
                         children.append(_Prefix(p.prompt, (*p.tokens, token), total, state, greedy))
-            # bounds cut the least likely prefixes first; the greedy path is never cut
-            by_rank = sorted(
-                range(len(children)), key=lambda j: (not children[j].greedy, -children[j].logprob)
-            )
-            kept = set()
-            for j in by_rank:
-                i = children[j].prompt
-                full = len(results[i]) >= (1 if cutoff is None else max_candidates)
-                if children[j].greedy or (not full and expansions[i] < max_expansions):
-                    expansions[i] += 1
-                    kept.add(j)
-            keep = [(parents[j], children[j]) for j in sorted(kept)]
+            cap = 1 if cutoff is None else max_candidates
+            kept = _within_bounds(children, results, expansions, cap, max_expansions)
+            keep = [(parents[j], children[j]) for j in kept]
             if not keep or step == steps - 1:  # nothing left, or no budget for another token
                 break
             rows = [row for row, _ in keep]

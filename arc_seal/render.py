@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
+from arc_seal.errors import ConfigError
 from arc_seal.grid import Grid, Task, grids_equal
 
 PALETTE = [
@@ -45,6 +46,22 @@ def _draw(ax, grid: Grid | None, title: str, colour: str = "black") -> None:
     ax.grid(which="minor", color="#555555", linewidth=0.5)
     ax.tick_params(which="minor", length=0)
     ax.set_title(f"{title} {h}x{w}", fontsize=9, color=colour)
+
+
+def render_tasks(tasks: list[Task], out: Path | None) -> list[Path]:
+    """Each task to ``out`` (default ``<task id>.png``), or, for several, to ``<task id>.png``
+    in the folder ``out``; a picture that cannot be written is named in one line."""
+    paths = []
+    for task in tasks:
+        if len(tasks) == 1:
+            path = out or Path(f"{task.id}.png")
+        else:
+            path = (out or Path(".")) / f"{task.id}.png"
+        try:
+            paths.append(render_task(task, path, title=f"{task.id} ({task.source})"))
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot write the picture ({e.strerror})") from None
+    return paths
 
 
 def render_task(

@@ -109,14 +109,21 @@ def _spread(values: list[float], fmt: str, unit: str = "") -> str:
     return f"{np.mean(values):{fmt}}{unit} [{min(values):{fmt}}, {max(values):{fmt}}]"
 
 
-def read_results(run_dir: Path) -> dict:
-    """A finished run's ``results.json``, its rows as ``RowSummary``."""
-    path = run_dir / "results.json"
-    if not path.is_file():
-        raise ConfigError(f"{run_dir}: no results.json (the run has not finished)")
-    run = json.loads(path.read_text())
-    run["rows"] = {name: RowSummary.from_json(r) for name, r in run["rows"].items()}
-    return run
+def read_results(run_dirs: list[Path]) -> list[dict]:
+    """Finished runs' ``results.json``, rows as ``RowSummary``: runs of one subset and model,
+    to be put side by side."""
+    runs = []
+    for run_dir in run_dirs:
+        path = run_dir / "results.json"
+        if not path.is_file():
+            raise ConfigError(f"{run_dir}: no results.json (the run has not finished)")
+        run = json.loads(path.read_text())
+        run["rows"] = {name: RowSummary.from_json(r) for name, r in run["rows"].items()}
+        runs.append(run)
+    settings = {(r["subset"], r["model"]) for r in runs}
+    if len(settings) > 1:
+        raise ConfigError(f"the runs differ in subset or model: {sorted(settings)}")
+    return runs
 
 
 def seeds_markdown(runs: list[dict]) -> str:

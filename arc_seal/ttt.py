@@ -93,6 +93,17 @@ def batch_plan(
     raise AssertionError("unreachable")
 
 
+def epoch_ends(plan: list[list[list[int]]]) -> dict[int, int]:
+    """Step index -> epoch, for the last step of each epoch but the final one: where the
+    stopping rule looks at the epoch's loss."""
+    ends, step = {}, -1
+    for epoch, batches in enumerate(plan[:-1], 1):
+        step += len(batches)
+        if batches:
+            ends[step] = epoch
+    return ends
+
+
 class Plateau:
     """The stopping rule: stop once ``patience`` epochs in a row have a mean loss that falls
     less than ``min_delta`` below the best so far. Test-time training on 2-4 demonstrations
@@ -243,12 +254,7 @@ class TTTEngine:
         plateau = None
         if config.stop_patience is not None:
             plateau = Plateau(config.stop_patience, config.stop_min_delta)
-        # the last step of each epoch but the final one -> the epoch: where the rule checks
-        ends, step = {}, -1
-        for epoch, batches_ in enumerate(plan[:-1], 1):
-            step += len(batches_)
-            if batches_:
-                ends[step] = epoch
+        ends = epoch_ends(plan)
         padded = 0
 
         def after_step(step: int, chunks: list[Batch], loss: float) -> bool:

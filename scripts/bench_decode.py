@@ -19,10 +19,10 @@ import time
 import torch
 
 from arc_seal import config as cfg
-from arc_seal.cli import run_cli
 from arc_seal.data import load_subset
 from arc_seal.decode import GridGrammar, search
 from arc_seal.encoding import TaskEncoder
+from arc_seal.launch import run_cli
 from arc_seal.models import DEFAULT_MODEL, load_model
 from arc_seal.predict import build_queries, shape_rule
 

@@ -27,8 +27,8 @@ import time
 import numpy as np
 import torch
 
-from arc_seal.cli import run_cli
 from arc_seal.encoding import TaskEncoder
+from arc_seal.launch import run_cli
 from arc_seal.models import default_device, new_llama
 from arc_seal.pretrain import draw_sequence, pretraining_tasks
 from arc_seal.synthetic import RULES

@@ -23,9 +23,9 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-from arc_seal.cli import run_cli
 from arc_seal.data import find_task
 from arc_seal.encoding import TaskEncoder
+from arc_seal.launch import run_cli
 from arc_seal.models import default_device, default_dtype, load_model, new_llama
 from arc_seal.predict import (
     PredictConfig,
@@ -162,7 +162,7 @@ def random_batch_padding(lengths: list[int], batch_size: int, seed: int) -> floa
     return 1 - real / padded
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -181,8 +181,11 @@ def main() -> None:
     parser.add_argument(
         "--peak-tflops", type=float, default=989.0, help="for MFU on GPU (H100 bf16)"
     )
-    args = parser.parse_args()
+    return parser
 
+
+def main() -> None:
+    args = parser().parse_args()
     torch.manual_seed(0)
     task = find_task(args.task)
     model, tokenizer = build(args)

@@ -15,8 +15,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from arc_seal.augment import FAMILIES
-from arc_seal.cli import run_cli
 from arc_seal.data import load_subset
+from arc_seal.launch import run_cli
 from arc_seal.render import render_task
 from arc_seal.ttt_data import build_ttt_data
 

@@ -19,11 +19,11 @@ import numpy as np
 from peft import PeftModel
 from tqdm import tqdm
 
-from arc_seal.cli import run_cli
 from arc_seal.config import stored_config
 from arc_seal.data import load_subset
 from arc_seal.errors import ConfigError
 from arc_seal.jobs import Job, configuration_job
+from arc_seal.launch import run_cli
 from arc_seal.records import Records, Stage
 from arc_seal.reward import RewardTable
 from arc_seal.ttt import TTTEngine, load_engine

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM
 
-from arc_seal.cli import run_cli
+from arc_seal.launch import run_cli
 from arc_seal.models import default_device, new_llama
 from arc_seal.pretrain import STATE, Sitting
 from arc_seal.synthetic import RULES

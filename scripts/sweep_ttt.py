@@ -14,8 +14,8 @@ from pathlib import Path
 
 from arc_seal import config as cfg
 from arc_seal.benchmark import benchmark_tasks
-from arc_seal.cli import run_cli
 from arc_seal.distributed import from_environment
+from arc_seal.launch import run_cli
 from arc_seal.sweep import VARIANTS, Sweep
 
 

@@ -28,11 +28,11 @@ import numpy as np
 from arc_seal import config as cfg
 from arc_seal.augment import D8
 from arc_seal.benchmark import sanity_tasks, score_in_run_dir, summary
-from arc_seal.cli import run_cli
 from arc_seal.data import load_subset
 from arc_seal.distributed import from_environment
 from arc_seal.errors import ConfigError
 from arc_seal.grid import Task
+from arc_seal.launch import run_cli
 from arc_seal.records import JobRecord, Records, Stage
 from arc_seal.report import markdown_table
 

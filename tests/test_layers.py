@@ -71,3 +71,13 @@ def test_comparing_runs_and_drawing_a_task_load_no_torch(tmp_path, whole_run):
         assert "arc_seal.cli" in loaded and "torch" not in loaded, command
     loaded = _modules_after("import arc_seal.report")
     assert "arc_seal.report" in loaded and "torch" not in loaded
+
+
+def test_no_function_of_the_package_or_its_scripts_runs_over_80_lines():
+    long = []
+    for path in [*PACKAGE.glob("*.py"), *(PACKAGE.parent / "scripts").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            is_function = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            if is_function and node.end_lineno - node.lineno + 1 > 80:
+                long.append(f"{path.name}:{node.name}")
+    assert long == []
