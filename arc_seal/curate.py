@@ -28,7 +28,7 @@ from arc_seal.config import RunConfig
 from arc_seal.data import load_subset
 from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
-from arc_seal.evaluate import RowSummary, expected_row
+from arc_seal.evaluate import Row, RowSummary, expected_row
 from arc_seal.grid import Task
 from arc_seal.jobs import Job, Stages, configuration_job, run_job
 from arc_seal.predict import trivial_cell_accuracy
@@ -189,14 +189,14 @@ def grid_rows(table: RewardTable, train: list[str], eval_: list[str]) -> dict[st
         g: best([t for t in train if family(t) == g], fixed) for g in {family(t) for t in eval_}
     }
     rows = {
-        "uniform": expected_row({t: float(np.mean(table.solved[t])) for t in eval_}),
-        "best_fixed": expected_row({t: float(table.solved[t][fixed]) for t in eval_}),
-        "best_per_family": expected_row(
+        Row.UNIFORM: expected_row({t: float(np.mean(table.solved[t])) for t in eval_}),
+        Row.BEST_FIXED: expected_row({t: float(table.solved[t][fixed]) for t in eval_}),
+        Row.BEST_PER_FAMILY: expected_row(
             {t: float(table.solved[t][per_family[family(t)]]) for t in eval_}
         ),
-        "grid_oracle": expected_row({t: float(any(table.solved[t])) for t in eval_}),
+        Row.GRID_ORACLE: expected_row({t: float(any(table.solved[t])) for t in eval_}),
     }
-    rows["best_fixed"].configuration = table.configurations[fixed].to_json()
+    rows[Row.BEST_FIXED].configuration = table.configurations[fixed].to_json()
     return rows
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 
 import numpy as np
 
@@ -22,28 +23,56 @@ from arc_seal.augment import FAMILIES
 from arc_seal.records import JobRecord
 from arc_seal.self_edit import FLAGS, SelfEdit
 
-ROWS = ("icl", "no_rl", "seal", "oracle")
+
+class Row(StrEnum):
+    """A results row. A row is its own name (``str(Row.SEAL) == "seal"``), so ``results.json``
+    reads as it always has; ``seal_after(k)`` and ``expected(row)`` name the rows made from
+    these."""
+
+    ICL = "icl"
+    NO_RL = "no_rl"
+    SEAL = "seal"
+    ORACLE = "oracle"
+    ORACLE_TRAIN = "oracle_train"
+    UNIFORM = "uniform"
+    BEST_FIXED = "best_fixed"
+    BEST_PER_FAMILY = "best_per_family"
+    GRID_ORACLE = "grid_oracle"
+
+
+ROWS = (Row.ICL, Row.NO_RL, Row.SEAL, Row.ORACLE)
 ROW_NAMES = {
-    "icl": "ICL (no TTT)",
-    "no_rl": "TTT + self-edit, no RL",
-    "seal": "SEAL (TTT + self-edit after ReST-EM)",
-    "oracle": "Oracle TTT config",
-    "oracle_train": "Oracle TTT config, train tasks",
-    "uniform": "Uniformly random config (expected, from the grid)",
-    "best_fixed": "Best fixed config (from the grid)",
-    "best_per_family": "Best config per family (from the grid)",
-    "grid_oracle": "Grid oracle (any config, from the grid)",
+    Row.ICL: "ICL (no TTT)",
+    Row.NO_RL: "TTT + self-edit, no RL",
+    Row.SEAL: "SEAL (TTT + self-edit after ReST-EM)",
+    Row.ORACLE: "Oracle TTT config",
+    Row.ORACLE_TRAIN: "Oracle TTT config, train tasks",
+    Row.UNIFORM: "Uniformly random config (expected, from the grid)",
+    Row.BEST_FIXED: "Best fixed config (from the grid)",
+    Row.BEST_PER_FAMILY: "Best config per family (from the grid)",
+    Row.GRID_ORACLE: "Grid oracle (any config, from the grid)",
 }
+AFTER, EXPECTED = "@", "_expected"
+
+
+def seal_after(iteration: int) -> str:
+    """The SEAL row scored after ReST-EM iteration ``iteration`` (not the last)."""
+    return f"{Row.SEAL}{AFTER}{iteration}"
+
+
+def expected(row: str) -> str:
+    """A row's expected twin: the policy's expected accuracy (exact choice probabilities x
+    grid) instead of its sampled self-edits' verdicts."""
+    return f"{row}{EXPECTED}"
 
 
 def row_title(name: str) -> str:
-    """A row's name in tables; ``seal@k`` is the SEAL row scored after iteration k, and a
-    ``_expected`` row the policy's expected accuracy (exact choice probabilities x grid)."""
-    if name.endswith("_expected"):
-        return row_title(name.removesuffix("_expected")) + ", expected"
-    if name.startswith("seal@"):
-        return f"SEAL after ReST-EM iteration {name.removeprefix('seal@')}"
-    return ROW_NAMES[name]
+    """A row's name in tables."""
+    if name.endswith(EXPECTED):
+        return row_title(name.removesuffix(EXPECTED)) + ", expected"
+    if name.startswith(Row.SEAL + AFTER):
+        return f"SEAL after ReST-EM iteration {name.removeprefix(Row.SEAL + AFTER)}"
+    return ROW_NAMES[Row(name)]
 
 
 def failure_kind(reason: str) -> str:
@@ -77,8 +106,8 @@ class RowSummary:
     scored: bool
     """False when the row's tasks have no known test outputs (answered, not scored)."""
     accuracy: float | None
-    correct: float
-    """Solved (task, sample) pairs; in an expected row, the expected number of solved tasks."""
+    correct: int | None
+    """Solved (task, sample) pairs; None in an expected row."""
     total: int
     per_task: dict[str, list[float]]
     """Task id -> solved, per sample (True / False); in an expected row, the task's expected
@@ -96,10 +125,24 @@ class RowSummary:
     seconds_per_job: float | None = None
     """Mean wall-clock seconds per job, where a table shows cost (the benchmark's); left out
     of a run's rows, so two runs with the same verdicts have the same rows."""
+    expected: float | None = None
+    """In an expected row (``expected_row``), the expected number of solved tasks."""
 
     @classmethod
     def from_json(cls, raw: dict) -> RowSummary:
+        """A row from ``results.json``; one written before ``expected`` had its own field held
+        the expectation in ``correct`` (as a float)."""
+        raw = dict(raw)
+        if "expected" not in raw and isinstance(raw.get("correct"), float):
+            raw["expected"], raw["correct"] = raw["correct"], None
         return cls(**{f.name: raw[f.name] for f in fields(cls) if f.name in raw})
+
+    @property
+    def solved(self) -> str:
+        """Solved out of total, as a table shows it (the expectation in an expected row)."""
+        if self.correct is None:
+            return f"{self.expected:g} / {self.total}"
+        return f"{self.correct} / {self.total}"
 
 
 def row_summary(records: list[JobRecord], task_ids: list[str]) -> RowSummary:
@@ -151,7 +194,8 @@ def expected_row(per_task: dict[str, float]) -> RowSummary:
         failures={},
         scored=True,
         accuracy=total / len(per_task) if per_task else None,
-        correct=round(total, 4),
+        correct=None,
         total=len(per_task),
+        expected=round(total, 4),
         per_task={t: [round(v, 6)] for t, v in per_task.items()},
     )

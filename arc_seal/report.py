@@ -17,23 +17,23 @@ import numpy as np
 
 from arc_seal.augment import FAMILIES
 from arc_seal.errors import ConfigError
-from arc_seal.evaluate import ROWS, RowSummary, row_title
+from arc_seal.evaluate import AFTER, ROWS, Row, RowSummary, expected, row_title
 from arc_seal.grid import Task
 from arc_seal.records import JobRecord, Record
 from arc_seal.self_edit import FLAGS
 
 TABLE_ROWS = (
-    "icl",
-    "no_rl",
-    "no_rl_expected",
-    "seal",
-    "seal_expected",
-    "oracle",
-    "oracle_train",
-    "uniform",
-    "best_fixed",
-    "best_per_family",
-    "grid_oracle",
+    Row.ICL,
+    Row.NO_RL,
+    expected(Row.NO_RL),
+    Row.SEAL,
+    expected(Row.SEAL),
+    Row.ORACLE,
+    Row.ORACLE_TRAIN,
+    Row.UNIFORM,
+    Row.BEST_FIXED,
+    Row.BEST_PER_FAMILY,
+    Row.GRID_ORACLE,
 )
 
 
@@ -42,8 +42,8 @@ def table_rows(names) -> list[str]:
     each sampled row followed by its expected one."""
     out = []
     for name in TABLE_ROWS:
-        if name == "seal":
-            earlier = [n for n in names if n.startswith("seal@")]
+        if name == Row.SEAL:
+            earlier = [n for n in names if n.startswith(Row.SEAL + AFTER)]
             out += sorted(earlier, key=lambda n: (int(n[5:].split("_")[0]), n))
         if name in names:
             out.append(name)
@@ -74,7 +74,7 @@ def results_markdown(results: dict) -> str:
     header = ["setting", "pass@2 accuracy", "correct / total", "cell accuracy"]
     header += ["trivial answer", "shape accuracy", "failed"]
     table = [
-        [row_title(name), _accuracy(r), f"{r.correct:g} / {r.total}", _score(r.cell_accuracy)]
+        [row_title(name), _accuracy(r), r.solved, _score(r.cell_accuracy)]
         + [_score(r.trivial_cell_accuracy), _score(r.shape_accuracy), f"{r.failed} / {r.jobs}"]
         for name in table_rows(rows)
         for r in [rows[name]]
@@ -87,7 +87,7 @@ def results_markdown(results: dict) -> str:
     for name, rate in results.get("train_reward_rate", {}).items():
         lines.append(f"\nReST-EM iteration {name}: train reward rate {100 * rate:.1f}%")
     per_task = []
-    for t in next((r.per_task for n, r in rows.items() if n != "oracle_train"), {}):
+    for t in next((r.per_task for n, r in rows.items() if n != Row.ORACLE_TRAIN), {}):
         cells = []
         for row in ROWS:
             outcomes = rows[row].per_task.get(t, []) if row in rows else []
@@ -159,11 +159,11 @@ def _per_task_mean(runs: list[dict], row: str) -> dict[str, float]:
 
 # The differences the SEAL-effect experiment asks about: (row, row it is compared with).
 CONTRASTS = (
-    ("seal_expected", "best_fixed"),
-    ("seal_expected", "no_rl_expected"),
-    ("seal_expected", "best_per_family"),
-    ("seal", "best_fixed"),
-    ("seal", "no_rl"),
+    (expected(Row.SEAL), Row.BEST_FIXED),
+    (expected(Row.SEAL), expected(Row.NO_RL)),
+    (expected(Row.SEAL), Row.BEST_PER_FAMILY),
+    (Row.SEAL, Row.BEST_FIXED),
+    (Row.SEAL, Row.NO_RL),
 )
 
 
@@ -176,7 +176,7 @@ def effect_markdown(runs: list[dict]) -> list[str]:
     from arc_seal.reward import paired_bootstrap
 
     rows = [n for n in runs[0]["rows"] if all(n in r["rows"] for r in runs)]
-    if "seal_expected" not in rows or "best_fixed" not in rows:
+    if expected(Row.SEAL) not in rows or Row.BEST_FIXED not in rows:
         return []
     means = {n: _per_task_mean(runs, n) for n in rows}
     table = []
@@ -192,8 +192,10 @@ def effect_markdown(runs: list[dict]) -> list[str]:
             )
     lines = ["## The SEAL effect", ""]
     lines += markdown_table(["difference (points)", "mean", "95% interval"], table)
-    fixed, oracle = (float(np.mean(list(means[n].values()))) for n in ("best_fixed", "grid_oracle"))
-    seal = float(np.mean(list(means["seal_expected"].values())))
+    fixed, oracle = (
+        float(np.mean(list(means[n].values()))) for n in (Row.BEST_FIXED, Row.GRID_ORACLE)
+    )
+    seal = float(np.mean(list(means[expected(Row.SEAL)].values())))
     if oracle > fixed:
         lines.append(
             f"\nSEAL (expected) closes {100 * (seal - fixed) / (oracle - fixed):.0f}% of the gap "
@@ -220,7 +222,7 @@ def family_choices_markdown(runs: list[dict]) -> list[str]:
     for group, solves in grid.items():
         best = [i for i, n in enumerate(solves) if n == max(solves)] if max(solves) else []
         cells = [group, ", ".join(f"c{i}" for i in best) or "-"]
-        for when in ("no_rl", "seal"):
+        for when in (Row.NO_RL, Row.SEAL):
             probs = np.mean([r["choices_by_family"][when][group] for r in runs], axis=0)
             cells += [f"{100 * probs[best].sum():.0f}%", f"c{int(np.argmax(probs))}"]
         table.append(cells)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,18 @@ def _tensors(model: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
     yield from model.named_buffers()
 
 
+@dataclass
+class SFTStats:
+    """How one policy fine-tuning went: what a ``PolicyUpdate`` record stores of it."""
+
+    pairs: int
+    steps: int
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    failure: str | None = None
+    """Why the fine-tuning failed (the policy is then unchanged)."""
+
+
 def sft_policy(
     model: PreTrainedModel,
     encoder: TaskEncoder,
@@ -80,7 +93,7 @@ def sft_policy(
     seed: int,
     save_to: Path | None = None,
     style: str = "arc-seal",
-) -> tuple[PreTrainedModel, dict]:
+) -> tuple[PreTrainedModel, SFTStats]:
     """Fine-tune ``model`` (a plain model, no adapter) on (task, self-edit text) pairs with a
     fresh LoRA adapter, save the adapter (PEFT format) to ``save_to``, and return the merged
     model with training stats. If training fails (a non-finite loss, out of memory) the model
@@ -129,19 +142,16 @@ def sft_policy(
         )
     except (FloatingPointError, torch.OutOfMemoryError) as e:
         failure = f"{type(e).__name__}: {str(e).splitlines()[0]} at step {len(losses)}"
-        stats = {"pairs": len(pairs), "steps": len(losses), "losses": losses}
+        failed = SFTStats(len(pairs), len(losses), losses, failure=failure)
         # back in the dtypes it came in (buffers such as rotary frequencies included), as a
         # resumed run or another rank holds it
         model = peft_model.unload()
         for name, t in _tensors(model):
             t.data = t.data.to(dtypes[name])
-        return model, stats | {
-            "failure": failure,
-            "seconds": time.perf_counter() - start,
-        }
+        failed.seconds = time.perf_counter() - start
+        return model, failed
     peft_model.eval()
     if save_to is not None:
         peft_model.save_pretrained(save_to)
     merged = peft_model.merge_and_unload()
-    stats = {"pairs": len(pairs), "steps": total, "losses": losses, "failure": None}
-    return merged, stats | {"seconds": time.perf_counter() - start}
+    return merged, SFTStats(len(pairs), total, losses, time.perf_counter() - start)

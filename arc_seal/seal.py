@@ -29,7 +29,7 @@ from arc_seal.curate import grid_rows
 from arc_seal.data import Subset, load_subset
 from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
-from arc_seal.evaluate import RowSummary, expected_row, row_summary
+from arc_seal.evaluate import Row, RowSummary, expected, expected_row, row_summary, seal_after
 from arc_seal.grid import known_outputs
 from arc_seal.jobs import Job, Stages, job_seed, run_job, self_edit_job
 from arc_seal.policy import configuration_probabilities
@@ -37,7 +37,7 @@ from arc_seal.predict import voted_attempts
 from arc_seal.records import JobRecord, PolicyUpdate, Stage
 from arc_seal.render import render_task
 from arc_seal.report import results_markdown, submission
-from arc_seal.rest_em import reinforced, sft_policy
+from arc_seal.rest_em import SFTStats, reinforced, sft_policy
 from arc_seal.reward import RewardTable, expected_accuracy
 from arc_seal.self_edit import SelfEditSpace
 from arc_seal.synthetic import family
@@ -172,7 +172,7 @@ class Experiment:
         """ReST-EM's M-step: fine-tune the policy on the chosen self-edits; it becomes the next
         policy (and, with ``ttt_learner: policy``, the next TTT base)."""
         c = self.config
-        stats = {"pairs": 0, "steps": 0, "losses": [], "seconds": 0.0, "failure": None}
+        stats = SFTStats(pairs=0, steps=0)
         if chosen:
             tasks = {t.id: t for t in self.subset.train}
             pairs = [(tasks[r.task_id], r.self_edit_text) for r in chosen]
@@ -188,12 +188,12 @@ class Experiment:
             )
             self.adopt(merged)
             note = f"fine-tuned on {len(pairs)} rewarded self-edits"
-            if stats["failure"]:
-                note = f"fine-tuning failed ({stats['failure']}): the policy is unchanged"
+            if stats.failure:
+                note = f"fine-tuning failed ({stats.failure}): the policy is unchanged"
         else:
             note = "no self-edit earned reward: the policy is unchanged"
         log.info("ReST-EM iteration %d: %s", iteration, note)
-        if chosen and not stats["failure"]:
+        if chosen and not stats.failure:
             self.tracker.artifact(f"policy-iteration-{iteration}", "policy", [adapter])
         self.records.add(
             PolicyUpdate(
@@ -202,7 +202,7 @@ class Experiment:
                 reward_rule=c.reward,
                 train_reward_rate=rate,
                 reinforced=[[r.task_id, r.sample] for r in chosen],
-                **stats,
+                **asdict(stats),
             )
         )
 
@@ -218,26 +218,26 @@ class Experiment:
         )
         c, s = self.config, self.subset
         rows = {
-            "icl": self.jobs(Stage.ICL, 0, s.eval, 1, self.icl),
-            "oracle": self.jobs(Stage.ORACLE, 0, s.eval, c.oracle_samples, self.oracle),
-            "no_rl": self.jobs(Stage.NO_RL, 0, s.eval, c.eval_samples, self.self_edit),
+            Row.ICL: self.jobs(Stage.ICL, 0, s.eval, 1, self.icl),
+            Row.ORACLE: self.jobs(Stage.ORACLE, 0, s.eval, c.oracle_samples, self.oracle),
+            Row.NO_RL: self.jobs(Stage.NO_RL, 0, s.eval, c.eval_samples, self.self_edit),
         }
-        self.tracker.self_edits(Stage.NO_RL, 0, rows["no_rl"])
+        self.tracker.self_edits(Stage.NO_RL, 0, rows[Row.NO_RL])
         self.score_choices(0)
         if c.oracle_on_train:
-            rows["oracle_train"] = self.jobs(
+            rows[Row.ORACLE_TRAIN] = self.jobs(
                 Stage.ORACLE_TRAIN, 0, s.train, c.oracle_samples, self.oracle
             )
         for iteration in range(1, c.iterations + 1):
             self.rest_em_iteration(iteration)
             self.score_choices(iteration)
             if c.seal_each_iteration and iteration < c.iterations:
-                rows[f"seal@{iteration}"] = self.jobs(
+                rows[seal_after(iteration)] = self.jobs(
                     Stage.SEAL, iteration, s.eval, c.eval_samples, self.self_edit
                 )
-                self.tracker.self_edits(Stage.SEAL, iteration, rows[f"seal@{iteration}"])
-        rows["seal"] = self.jobs(Stage.SEAL, 0, s.eval, c.eval_samples, self.self_edit)
-        self.tracker.self_edits(Stage.SEAL, 0, rows["seal"])
+                self.tracker.self_edits(Stage.SEAL, iteration, rows[seal_after(iteration)])
+        rows[Row.SEAL] = self.jobs(Stage.SEAL, 0, s.eval, c.eval_samples, self.self_edit)
+        self.tracker.self_edits(Stage.SEAL, 0, rows[Row.SEAL])
         if not self.ranks.main:
             return None
         self.stages.finish()
@@ -247,7 +247,7 @@ class Experiment:
         """Write results.json, results.md, submission.json and the pictures; log to W&B."""
         c, s = self.config, self.subset
         ids = {
-            name: [t.id for t in (s.train if name == "oracle_train" else s.eval)] for name in rows
+            name: [t.id for t in (s.train if name == Row.ORACLE_TRAIN else s.eval)] for name in rows
         }
         results = {
             "subset": s.name,
@@ -256,7 +256,7 @@ class Experiment:
             "rows": {name: row_summary(recs, ids[name]) for name, recs in rows.items()},
         }
         if self.table is not None:
-            results["rows"] |= grid_rows(self.table, [t.id for t in s.train], ids["seal"])
+            results["rows"] |= grid_rows(self.table, [t.id for t in s.train], ids[Row.SEAL])
         if c.self_edit_space == "grid":
             results["rows"] |= self.expected_rows()
             results["choices_by_family"] = self.choices_by_family()
@@ -276,7 +276,8 @@ class Experiment:
         (self.run_dir / "results.json").write_text(json.dumps(results, indent=1, default=asdict))
         (self.run_dir / "results.md").write_text(results_markdown(results))
         attempts = {
-            t.id: voted_attempts(t, [r for r in rows["seal"] if r.task_id == t.id]) for t in s.eval
+            t.id: voted_attempts(t, [r for r in rows[Row.SEAL] if r.task_id == t.id])
+            for t in s.eval
         }
         (self.run_dir / "submission.json").write_text(json.dumps(submission(s.eval, attempts)))
         pictures = []
@@ -287,7 +288,7 @@ class Experiment:
                 attempts[task.id],
                 title=f"{task.id}: SEAL attempts",
             )
-            outcomes = results["rows"]["seal"].per_task[task.id]
+            outcomes = results["rows"][Row.SEAL].per_task[task.id]
             pictures.append([task.id, sum(outcomes), len(outcomes), png])
         self._log_wandb(results, pictures)
         return results
@@ -298,10 +299,10 @@ class Experiment:
         probabilities, read against the grid."""
         rows = {}
         for iteration in range(self.config.iterations + 1):
-            name = "no_rl" if iteration == 0 else f"seal@{iteration}"
+            name = Row.NO_RL if iteration == 0 else seal_after(iteration)
             if iteration == self.config.iterations and iteration:
-                name = "seal"
-            rows[f"{name}_expected"] = expected_row(
+                name = Row.SEAL
+            rows[expected(name)] = expected_row(
                 expected_accuracy(self.probabilities(iteration), self.table)
             )
         return rows
@@ -316,7 +317,7 @@ class Experiment:
         out = {}
         for iteration in sorted({0, self.config.iterations}):
             probs = self.probabilities(iteration)
-            out["no_rl" if iteration == 0 else "seal"] = {
+            out[Row.NO_RL if iteration == 0 else Row.SEAL] = {
                 g: np.mean([p for t, p in probs.items() if family(t) == g], axis=0)
                 .round(4)
                 .tolist()

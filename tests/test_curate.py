@@ -131,7 +131,7 @@ def test_the_grid_gives_best_fixed_and_grid_oracle_rows(tmp_path):
     rows = grid_rows(RewardTable.from_grid(spec["grid"]), ["a", "b", "e"], ["c", "d", "f"])
     # config 0 solves all three train tasks, but only none of c, d, f; the ceiling is 3/3
     assert rows["best_fixed"].configuration == configs[0].to_json()
-    assert rows["best_fixed"].correct == 0 and rows["grid_oracle"].correct == 3
+    assert rows["best_fixed"].expected == 0 and rows["grid_oracle"].expected == 3
     assert rows["grid_oracle"].per_task == {"c": [1.0], "d": [1.0], "f": [1.0]}
     assert rows["uniform"].per_task == {"c": [0.333333], "d": [0.666667], "f": [0.333333]}
 

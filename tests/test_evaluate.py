@@ -1,7 +1,7 @@
 import json
 from dataclasses import asdict
 
-from arc_seal.evaluate import ROWS, row_summary
+from arc_seal.evaluate import ROWS, RowSummary, row_summary
 from arc_seal.records import JobRecord
 from arc_seal.report import results_markdown, seeds_markdown
 from arc_seal.self_edit import SelfEdit
@@ -128,3 +128,16 @@ def test_self_edit_choices_before_and_after_rest_em_are_shares_averaged_over_run
     assert "| learning rate 0.01 | 50% | 75% |" in text  # after: 100% and 50%
     assert "| basic augmentations | 50% | 0% |" in text
     assert "| loss output_tokens | 100% | 100% |" in text
+
+
+def test_a_row_read_from_a_results_file_of_before_keeps_its_count_or_its_expectation():
+    counted = RowSummary.from_json(
+        {"jobs": 8, "failed": 0, "failures": {}, "scored": True, "accuracy": 0.25}
+        | {"correct": 2, "total": 8, "per_task": {}}
+    )
+    expected = RowSummary.from_json(
+        {"jobs": 4, "failed": 0, "failures": {}, "scored": True, "accuracy": 0.3125}
+        | {"correct": 1.25, "total": 4, "per_task": {}}  # an expected row, as once written
+    )
+    assert (counted.correct, counted.expected, counted.solved) == (2, None, "2 / 8")
+    assert (expected.correct, expected.expected, expected.solved) == (None, 1.25, "1.25 / 4")

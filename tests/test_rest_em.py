@@ -89,7 +89,7 @@ def test_sft_makes_the_rewarded_self_edit_more_likely_and_saves_a_peft_adapter(t
     )
     after = _option_logprobs(merged, enc, prompt, [text]).item()
     assert after > before + 10
-    assert stats["pairs"] == 1 and stats["steps"] == 20
+    assert stats.pairs == 1 and stats.steps == 20
     assert (tmp_path / "a" / "adapter_config.json").exists()
     assert (tmp_path / "a" / "adapter_model.safetensors").exists()
     assert not any("lora" in name for name, _ in merged.named_parameters())
@@ -115,6 +115,6 @@ def test_sft_that_fails_returns_the_policy_unchanged(tmp_path, monkeypatch):
     text = SelfEdit(True, False, False, True, "train_using_all_tokens", 1e-3, 5).text()
     config = SFTConfig(epochs=3, batch_size=1, learning_rate=1e-2, lora_r=8, lora_alpha=8)
     back, stats = sft_policy(model, enc, [(task, text)], config, ("q_proj",), 0, tmp_path / "a")
-    assert stats["failure"] == "FloatingPointError: loss is nan at step 1"
+    assert stats.failure == "FloatingPointError: loss is nan at step 1"
     assert not (tmp_path / "a").exists()
     assert all(torch.equal(v, reference[k]) for k, v in back.state_dict().items())
