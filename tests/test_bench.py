@@ -10,11 +10,12 @@ from tiny import learnable_run_inputs
 
 from arc_seal.config import load_yaml
 from arc_seal.data import load_subset
+from arc_seal.distributed import Ranks
 from arc_seal.grid import Example, Task
 from arc_seal.models import load_model
 from arc_seal.predict import build_queries
 from arc_seal.records import JobRecord, Stage
-from arc_seal.sweep import VARIANTS, variant_config
+from arc_seal.sweep import VARIANTS, Sweep, variant_config
 from arc_seal.ttt import TTTEngine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,12 +109,12 @@ def test_each_swept_setting_changes_what_is_trained_or_how_it_is_answered(tmp_pa
             assert tokens != default_tokens
 
 
-def test_sweep_scores_each_variant_once_and_resumes(run_script, tmp_path):
+def test_sweep_scores_each_variant_once_and_resumes(run_script, tmp_path, capsys, caplog):
     inputs = learnable_run_inputs(tmp_path)
     out = tmp_path / "sweep"
+    variants = ["icl", "default", "no augmentation"]
     args = ("--model", str(inputs["model"]), "--subset", str(inputs["subset"]))
-    args += ("--config", str(inputs["config"]), "--out", str(out))
-    args += ("--variants", "icl", "default", "no augmentation")
+    args += ("--config", str(inputs["config"]), "--out", str(out), "--variants", *variants)
     result = run_script("sweep_ttt.py", *args)
     assert result.returncode == 0, result.stderr[-2000:]
     folders = {"icl": "icl", "default": "oracle", "no-augmentation": "oracle"}
@@ -123,14 +124,20 @@ def test_sweep_scores_each_variant_once_and_resumes(run_script, tmp_path):
         assert (out / name / "config.yaml").is_file()
     assert "oracle_families: []" in (out / "no-augmentation" / "config.yaml").read_text()
     text = (out / "sweep.md").read_text()
-    for name in ("icl", "default", "no augmentation"):
+    for name in variants:
         assert f"| {name} | all | " in text
-    again = run_script("sweep_ttt.py", *args)  # finished: nothing runs again
-    assert again.returncode == 0 and "0 of 1 tasks to run" in again.stdout
+
+    # the same sweep again, in this process: finished, nothing runs again
+    base = load_yaml(inputs["config"]) | {"model": str(inputs["model"])}
+    tasks = load_subset(str(inputs["subset"])).eval
+    sweep = Sweep(base, variants, tasks, "again")
+    capsys.readouterr()
+    assert sweep.run(out, Ranks()) is not None
+    assert "0 of 1 tasks to run" in capsys.readouterr().out
     assert {name: (out / name / "records.jsonl").read_text() for name in folders} == records
     (out / "icl" / "records.jsonl").write_text("{damaged\n")
-    again = run_script("sweep_ttt.py", *args)  # the damaged line is set aside, its task redone
-    assert again.returncode == 0 and "line 1 is damaged" in again.stderr
+    sweep.run(out, Ranks())  # the damaged line is set aside, its task redone
+    assert "line 1 is damaged" in caplog.text
     assert (out / "icl" / "records.rejected.jsonl").read_text() == "{damaged\n"
     redone = (out / "icl" / "records.jsonl").read_text().splitlines()
     assert [json.loads(x)["stage"] for x in redone] == ["icl"]

@@ -185,7 +185,7 @@ def test_the_merged_policy_moves_by_the_learned_delta(tmp_path, float32):
     merged, stats = sft_policy(
         model, TaskEncoder(tok), pairs, config, ("q_proj",), seed=0, save_to=tmp_path / "a"
     )
-    assert stats["failure"] is None
+    assert stats.failure is None
     adapter = load_file(tmp_path / "a" / "adapter_model.safetensors")
     a = next(v for k, v in adapter.items() if "q_proj.lora_A" in k).float()
     b = next(v for k, v in adapter.items() if "q_proj.lora_B" in k).float()
