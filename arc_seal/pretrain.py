@@ -174,6 +174,34 @@ def draw_sequence(
 STATE = "trainer_state.json"
 
 
+def draw_sequences(
+    rng: np.random.Generator,
+    tasks: list[Task],
+    families: list[str],
+    encoder: TaskEncoder,
+    args: argparse.Namespace,
+    n_tokens: int,
+) -> list[Encoded]:
+    """At least ``n_tokens`` of pretraining sequences (``draw_sequence``) under the pretraining
+    script's flags ``args``."""
+    pool, total = [], 0
+    while total < n_tokens:
+        seq = draw_sequence(
+            rng,
+            tasks,
+            families,
+            encoder,
+            args.max_length,
+            args.max_side,
+            args.synthetic_fraction,
+            args.self_edit_fraction,
+        )
+        if seq is not None:
+            pool.append(seq)
+            total += len(seq.ids)
+    return pool
+
+
 class Batches(torch.utils.data.IterableDataset):
     """Endless optimizer steps of about --batch-tokens tokens, already made into micro-batches
     (``training.micro_batches``). Each DataLoader worker draws its own stream (seeded by the
@@ -195,21 +223,7 @@ class Batches(torch.utils.data.IterableDataset):
         info = torch.utils.data.get_worker_info()
         rng = np.random.default_rng([args.seed, self.first_step, info.id if info else 0])
         while True:
-            pool, n_tokens = [], 0
-            while n_tokens < args.batch_tokens:
-                seq = draw_sequence(
-                    rng,
-                    self.tasks,
-                    families,
-                    self.encoder,
-                    args.max_length,
-                    args.max_side,
-                    args.synthetic_fraction,
-                    args.self_edit_fraction,
-                )
-                if seq is not None:
-                    pool.append(seq)
-                    n_tokens += len(seq.ids)
+            pool = draw_sequences(rng, self.tasks, families, self.encoder, args, args.batch_tokens)
             width = args.max_length if args.pack else None
             yield micro_batches(pool, args.micro_batch, self.encoder.pad_id, width)
 

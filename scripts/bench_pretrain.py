@@ -30,7 +30,7 @@ import torch
 from arc_seal.encoding import TaskEncoder
 from arc_seal.launch import run_cli
 from arc_seal.models import default_device, new_llama
-from arc_seal.pretrain import draw_sequence, pretraining_tasks
+from arc_seal.pretrain import draw_sequences, pretraining_tasks
 from arc_seal.synthetic import RULES
 from arc_seal.tokenizer import build_compact_tokenizer
 from arc_seal.training import micro_batches, optimizer_step
@@ -45,21 +45,8 @@ def sequences(n_tokens: int, args: argparse.Namespace) -> tuple[list, float]:
     encoder = TaskEncoder(build_compact_tokenizer())
     tasks = pretraining_tasks()
     rng = np.random.default_rng(0)
-    start, pool, total = time.perf_counter(), [], 0
-    while total < n_tokens:
-        seq = draw_sequence(
-            rng,
-            tasks,
-            list(RULES),
-            encoder,
-            args.max_length,
-            args.max_side,
-            args.synthetic_fraction,
-            args.self_edit_fraction,
-        )
-        if seq is not None:
-            pool.append(seq)
-            total += len(seq.ids)
+    start = time.perf_counter()
+    pool = draw_sequences(rng, tasks, list(RULES), encoder, args, n_tokens)
     return pool, time.perf_counter() - start
 
 
