@@ -77,7 +77,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     predictions, pictures and W&B files; --resume finishes it without redoing a job.
     """
     from arc_seal import config as cfg
-    from arc_seal.seal import Experiment, failed_rows
+    from arc_seal.seal import Experiment
 
     parser = _parser(run)
     parser.add_argument("--resume", type=Path, help="run directory to finish, as it began")
@@ -99,7 +99,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     if results is None:  # not rank 0: its share is recorded, rank 0 reports
         return 0
     print((run_dir / "results.md").read_text())
-    if failed := failed_rows(results):
+    if failed := results.failed_rows():
         print(f"every job failed in: {', '.join(failed)} (see results.md)", file=sys.stderr)
         return FAILED_RUN
     return 0

@@ -12,9 +12,10 @@ not scored.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 
 import numpy as np
@@ -199,3 +200,40 @@ def expected_row(per_task: dict[str, float]) -> RowSummary:
         expected=round(total, 4),
         per_task={t: [round(v, 6)] for t, v in per_task.items()},
     )
+
+
+@dataclass
+class Results:
+    """What a finished run adds up to (``results.json``): its rows by name and, on a curated
+    subset whose grid the policy chooses from, the policy's choices and the grid per family."""
+
+    subset: str
+    model: str
+    seed: int
+    rows: dict[str, RowSummary]
+    train_reward_rate: dict[str, float] = field(default_factory=dict)
+    """ReST-EM iteration -> the share of its sampled self-edits that were rewarded."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Stage -> wall-clock seconds."""
+    choices_by_family: dict[str, dict[str, list[float]]] | None = None
+    """Before and after ReST-EM: family -> the policy's mean probability per configuration."""
+    grid_by_family: dict[str, list[int]] | None = None
+    """Family -> eval tasks each grid configuration solves."""
+
+    def to_json(self) -> str:
+        raw = asdict(self)
+        for name in ("choices_by_family", "grid_by_family"):
+            if raw[name] is None:
+                del raw[name]
+        return json.dumps(raw, indent=1)
+
+    @classmethod
+    def from_json(cls, raw: dict) -> Results:
+        """A run's results as ``results.json`` holds them, older files included."""
+        known = {f.name for f in fields(cls)}
+        rows = {name: RowSummary.from_json(r) for name, r in raw["rows"].items()}
+        return cls(**{k: v for k, v in raw.items() if k in known} | {"rows": rows})
+
+    def failed_rows(self) -> list[str]:
+        """Rows in which every job failed: the run should not end as a success."""
+        return [name for name, r in self.rows.items() if r.jobs and r.failed == r.jobs]

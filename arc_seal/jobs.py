@@ -25,7 +25,7 @@ from arc_seal.distributed import Ranks
 from arc_seal.grid import Task, known_outputs
 from arc_seal.policy import write_self_edit
 from arc_seal.predict import predict, score
-from arc_seal.records import JobRecord, Key, Records, Stage, TTTStats, shard_name
+from arc_seal.records import JobRecord, Key, Record, Records, Stage, TTTStats, shard_name
 from arc_seal.report import Tracker
 from arc_seal.reward import RewardTable
 from arc_seal.self_edit import SelfEdit, SelfEditSpace
@@ -171,8 +171,8 @@ class Stages:
         iteration: int,
         tasks: list[Task],
         samples: int,
-        fn: Callable[[Job], JobRecord],
-    ) -> list[JobRecord]:
+        fn: Callable[[Job], Record],
+    ) -> list[Record]:
         """``fn(job)`` for each of this rank's (task, sample) jobs not yet recorded; once every
         rank is done, all the stage's records back, in (task, sample) order."""
         start = time.perf_counter()

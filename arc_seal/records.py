@@ -127,8 +127,6 @@ class JobRecord:
     tries: int | None = None
     from_grid: bool = False
     """The verdict was read from the subset's grid (``reward_source: grid``), not trained for."""
-    probabilities: list[float] | None = None
-    """Stage ``choices``: the policy's p(configuration | task) over the grid's configurations."""
 
     @property
     def key(self) -> Key:
@@ -163,7 +161,27 @@ class PolicyUpdate:
         return (self.stage, self.iteration, self.task_id, self.sample)
 
 
-Record = JobRecord | PolicyUpdate
+@dataclass
+class Choices:
+    """Stage ``choices``: the policy's exact p(configuration | task) over a grid's
+    configurations on one eval task, what the expected rows are computed from."""
+
+    iteration: int
+    task_id: str
+    probabilities: list[float] | None = None
+    seconds: float = 0.0
+    failure: str | None = None
+    stage: Stage = Stage.CHOICES
+    sample: int = 0
+
+    @property
+    def key(self) -> Key:
+        return (self.stage, self.iteration, self.task_id, self.sample)
+
+
+Record = JobRecord | PolicyUpdate | Choices
+# Fields records once carried, read away when they hold nothing: choices were job records.
+RETIRED = {f.name: f.default for f in dataclasses.fields(JobRecord)} | {"probabilities": None}
 
 
 def to_json(record: Record) -> str:
@@ -190,8 +208,9 @@ def from_dict(raw: Any) -> Record:
         stage = Stage(raw.get("stage"))
     except ValueError:
         raise ValueError(f"unknown stage {raw.get('stage')!r}") from None
-    cls = PolicyUpdate if stage is Stage.SFT else JobRecord
+    cls = {Stage.SFT: PolicyUpdate, Stage.CHOICES: Choices}.get(stage, JobRecord)
     names = {f.name for f in dataclasses.fields(cls)}
+    raw = {k: v for k, v in raw.items() if k in names or k not in RETIRED or v != RETIRED[k]}
     unknown = set(raw) - names
     if unknown:
         raise ValueError(f"unknown fields {sorted(unknown)}")

@@ -17,7 +17,7 @@ import numpy as np
 
 from arc_seal.augment import FAMILIES
 from arc_seal.errors import ConfigError
-from arc_seal.evaluate import AFTER, ROWS, Row, RowSummary, expected, row_title
+from arc_seal.evaluate import AFTER, ROWS, Results, Row, RowSummary, expected, row_title
 from arc_seal.grid import Task
 from arc_seal.records import JobRecord, Record
 from arc_seal.self_edit import FLAGS
@@ -68,9 +68,9 @@ def _score(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def results_markdown(results: dict) -> str:
-    """A run's ``results`` (its rows typed) as ``results.md``."""
-    rows: dict[str, RowSummary] = results["rows"]
+def results_markdown(results: Results) -> str:
+    """A run's ``results`` as ``results.md``."""
+    rows = results.rows
     header = ["setting", "pass@2 accuracy", "correct / total", "cell accuracy"]
     header += ["trivial answer", "shape accuracy", "failed"]
     table = [
@@ -79,12 +79,12 @@ def results_markdown(results: dict) -> str:
         for name in table_rows(rows)
         for r in [rows[name]]
     ]
-    lines = [f"# {results['subset']}: {results['model']} (seed {results['seed']})", ""]
+    lines = [f"# {results.subset}: {results.model} (seed {results.seed})", ""]
     lines += markdown_table(header, table)
     for name in (n for n in table_rows(rows) if rows[n].failures):
         reasons = "; ".join(f"{n} x {why}" for why, n in rows[name].failures.items())
         lines.append(f"\nFailed in {row_title(name)}: {reasons}")
-    for name, rate in results.get("train_reward_rate", {}).items():
+    for name, rate in results.train_reward_rate.items():
         lines.append(f"\nReST-EM iteration {name}: train reward rate {100 * rate:.1f}%")
     per_task = []
     for t in next((r.per_task for n, r in rows.items() if n != Row.ORACLE_TRAIN), {}):
@@ -94,7 +94,7 @@ def results_markdown(results: dict) -> str:
             cells.append(f"{sum(outcomes)}/{len(outcomes)}" if outcomes else "-")
         per_task.append([t, *cells])
     lines += ["", "## Per task (solved samples)", ""] + markdown_table(["task", *ROWS], per_task)
-    seconds = ", ".join(f"{k} {v:.0f}s" for k, v in results["seconds"].items())
+    seconds = ", ".join(f"{k} {v:.0f}s" for k, v in results.seconds.items())
     note = (
         "Trivial answer: the cell accuracy of the better of two answers that need no "
         "understanding, at the true shape (the output's most common colour everywhere, or the "
@@ -109,31 +109,29 @@ def _spread(values: list[float], fmt: str, unit: str = "") -> str:
     return f"{np.mean(values):{fmt}}{unit} [{min(values):{fmt}}, {max(values):{fmt}}]"
 
 
-def read_results(run_dirs: list[Path]) -> list[dict]:
-    """Finished runs' ``results.json``, rows as ``RowSummary``: runs of one subset and model,
-    to be put side by side."""
+def read_results(run_dirs: list[Path]) -> list[Results]:
+    """Finished runs' ``results.json``: runs of one subset and model, to be put side by
+    side."""
     runs = []
     for run_dir in run_dirs:
         path = run_dir / "results.json"
         if not path.is_file():
             raise ConfigError(f"{run_dir}: no results.json (the run has not finished)")
-        run = json.loads(path.read_text())
-        run["rows"] = {name: RowSummary.from_json(r) for name, r in run["rows"].items()}
-        runs.append(run)
-    settings = {(r["subset"], r["model"]) for r in runs}
+        runs.append(Results.from_json(json.loads(path.read_text())))
+    settings = {(r.subset, r.model) for r in runs}
     if len(settings) > 1:
         raise ConfigError(f"the runs differ in subset or model: {sorted(settings)}")
     return runs
 
 
-def seeds_markdown(runs: list[dict]) -> str:
+def seeds_markdown(runs: list[Results]) -> str:
     """One table over several runs (seeds) of the same setting: each row's mean with the
     lowest and highest run beside it, so a gap between rows can be read against the spread."""
-    seeds = ", ".join(str(r["seed"]) for r in runs)
+    seeds = ", ".join(str(r.seed) for r in runs)
     header = ["setting", "pass@2 accuracy", "cell accuracy", "trivial answer", "shape accuracy"]
     table = []
-    for row in table_rows(runs[0]["rows"]):
-        present: list[RowSummary] = [r["rows"][row] for r in runs if row in r["rows"]]
+    for row in table_rows(runs[0].rows):
+        present: list[RowSummary] = [r.rows[row] for r in runs if row in r.rows]
         if len(present) != len(runs):
             continue
         if any(p.accuracy is None for p in present):
@@ -144,17 +142,17 @@ def seeds_markdown(runs: list[dict]) -> str:
             values = [getattr(p, metric) for p in present]
             cells.append("-" if None in values else _spread(values, ".3f"))
         table.append([row_title(row), *cells])
-    lines = [f"# {runs[0]['subset']}: {runs[0]['model']}, {len(runs)} runs (seeds {seeds})", ""]
+    lines = [f"# {runs[0].subset}: {runs[0].model}, {len(runs)} runs (seeds {seeds})", ""]
     lines += markdown_table(header, table)
     lines += ["", "Each cell: mean over runs [lowest, highest].", ""]
     lines += effect_markdown(runs)
-    return "\n".join(lines + choices_markdown([r["rows"] for r in runs]))
+    return "\n".join(lines + choices_markdown([r.rows for r in runs]))
 
 
-def _per_task_mean(runs: list[dict], row: str) -> dict[str, float]:
+def _per_task_mean(runs: list[Results], row: str) -> dict[str, float]:
     """A row's score per task, averaged over its samples and over the runs."""
-    tasks = runs[0]["rows"][row].per_task
-    return {t: float(np.mean([np.mean(r["rows"][row].per_task[t]) for r in runs])) for t in tasks}
+    tasks = runs[0].rows[row].per_task
+    return {t: float(np.mean([np.mean(r.rows[row].per_task[t]) for r in runs])) for t in tasks}
 
 
 # The differences the SEAL-effect experiment asks about: (row, row it is compared with).
@@ -167,7 +165,7 @@ CONTRASTS = (
 )
 
 
-def effect_markdown(runs: list[dict]) -> list[str]:
+def effect_markdown(runs: list[Results]) -> list[str]:
     """Over runs (RL seeds) on one curated subset: each contrast's mean difference over eval
     tasks (each task's score averaged over samples and runs) with a 95% paired-bootstrap
     interval, the share of the best-fixed-to-grid-oracle gap SEAL closes, and, per family, how
@@ -175,7 +173,7 @@ def effect_markdown(runs: list[dict]) -> list[str]:
     ReST-EM."""
     from arc_seal.reward import paired_bootstrap
 
-    rows = [n for n in runs[0]["rows"] if all(n in r["rows"] for r in runs)]
+    rows = [n for n in runs[0].rows if all(n in r.rows for r in runs)]
     if expected(Row.SEAL) not in rows or Row.BEST_FIXED not in rows:
         return []
     means = {n: _per_task_mean(runs, n) for n in rows}
@@ -211,19 +209,19 @@ def effect_markdown(runs: list[dict]) -> list[str]:
     return lines + family_choices_markdown(runs)
 
 
-def family_choices_markdown(runs: list[dict]) -> list[str]:
+def family_choices_markdown(runs: list[Results]) -> list[str]:
     """Per family: the grid configurations that solve most of its eval tasks, and the policy's
     probability of them before and after ReST-EM (mean over runs); then the configuration it
     favours most, before and after."""
-    if not all("choices_by_family" in r and "grid_by_family" in r for r in runs):
+    if not all(r.choices_by_family and r.grid_by_family for r in runs):
         return []
-    grid = runs[0]["grid_by_family"]
+    grid = runs[0].grid_by_family
     table = []
     for group, solves in grid.items():
         best = [i for i, n in enumerate(solves) if n == max(solves)] if max(solves) else []
         cells = [group, ", ".join(f"c{i}" for i in best) or "-"]
         for when in (Row.NO_RL, Row.SEAL):
-            probs = np.mean([r["choices_by_family"][when][group] for r in runs], axis=0)
+            probs = np.mean([r.choices_by_family[when][group] for r in runs], axis=0)
             cells += [f"{100 * probs[best].sum():.0f}%", f"c{int(np.argmax(probs))}"]
         table.append(cells)
     header = ["family", "best configs (eval)", "p(best), no RL", "favoured, no RL"]

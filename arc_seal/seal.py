@@ -29,12 +29,20 @@ from arc_seal.curate import grid_rows
 from arc_seal.data import Subset, load_subset
 from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
-from arc_seal.evaluate import Row, RowSummary, expected, expected_row, row_summary, seal_after
+from arc_seal.evaluate import (
+    Results,
+    Row,
+    RowSummary,
+    expected,
+    expected_row,
+    row_summary,
+    seal_after,
+)
 from arc_seal.grid import known_outputs
 from arc_seal.jobs import Job, Stages, job_seed, run_job, self_edit_job
 from arc_seal.policy import configuration_probabilities
 from arc_seal.predict import voted_attempts
-from arc_seal.records import JobRecord, PolicyUpdate, Stage
+from arc_seal.records import Choices, JobRecord, PolicyUpdate, Stage
 from arc_seal.render import render_task
 from arc_seal.report import results_markdown, submission
 from arc_seal.rest_em import SFTStats, reinforced, sft_policy
@@ -94,7 +102,7 @@ class Experiment:
         table = self.table if self.config.reward_source == "grid" else None
         return self_edit_job(self.engine, job, self.config, self.space, table, self.policy)
 
-    def choices(self, job: Job) -> JobRecord:
+    def choices(self, job: Job) -> Choices:
         """The policy's exact probability of each grid configuration for the job's task."""
         c = self.config
         with self.engine.base_model():
@@ -107,7 +115,7 @@ class Experiment:
                 1.0 if c.temperature is None else c.temperature,
                 c.self_edit_prompt,
             )
-        return JobRecord(*job.key, probabilities=[round(float(p), 6) for p in probs])
+        return Choices(job.iteration, job.task.id, [round(float(p), 6) for p in probs])
 
     def score_choices(self, iteration: int) -> None:
         """Stage ``choices`` on the eval tasks, when the policy chooses among a grid's
@@ -206,7 +214,7 @@ class Experiment:
             )
         )
 
-    def run(self, run_dir: Path) -> dict | None:
+    def run(self, run_dir: Path) -> Results | None:
         """Run (or finish) every job into ``run_dir``; returns the results (on rank 0; None
         on the other ranks)."""
         self.run_dir = Path(run_dir)
@@ -243,37 +251,33 @@ class Experiment:
         self.stages.finish()
         return self.finish(rows)
 
-    def finish(self, rows: dict[str, list[JobRecord]]) -> dict:
+    def finish(self, rows: dict[str, list[JobRecord]]) -> Results:
         """Write results.json, results.md, submission.json and the pictures; log to W&B."""
         c, s = self.config, self.subset
         ids = {
             name: [t.id for t in (s.train if name == Row.ORACLE_TRAIN else s.eval)] for name in rows
         }
-        results = {
-            "subset": s.name,
-            "model": c.model or "embedded default",
-            "seed": c.seed,
-            "rows": {name: row_summary(recs, ids[name]) for name, recs in rows.items()},
-        }
+        results = Results(
+            s.name,
+            c.model or "embedded default",
+            c.seed,
+            {name: row_summary(recs, ids[name]) for name, recs in rows.items()},
+            {str(u.iteration): u.train_reward_rate for u in self.records.updates()},
+            {k: round(v, 1) for k, v in self.stages.seconds.items()},
+        )
         if self.table is not None:
-            results["rows"] |= grid_rows(self.table, [t.id for t in s.train], ids[Row.SEAL])
+            results.rows |= grid_rows(self.table, [t.id for t in s.train], ids[Row.SEAL])
         if c.self_edit_space == "grid":
-            results["rows"] |= self.expected_rows()
-            results["choices_by_family"] = self.choices_by_family()
-            results["grid_by_family"] = {
+            results.rows |= self.expected_rows()
+            results.choices_by_family = self.choices_by_family()
+            results.grid_by_family = {
                 g: [
                     int(sum(self.table.solved[t.id][i] for t in s.eval if family(t.id) == g))
                     for i in range(len(self.table.configurations))
                 ]
                 for g in sorted({family(t.id) for t in s.eval})
             }
-        results |= {
-            "train_reward_rate": {
-                str(u.iteration): u.train_reward_rate for u in self.records.updates()
-            },
-            "seconds": {k: round(v, 1) for k, v in self.stages.seconds.items()},
-        }
-        (self.run_dir / "results.json").write_text(json.dumps(results, indent=1, default=asdict))
+        (self.run_dir / "results.json").write_text(results.to_json())
         (self.run_dir / "results.md").write_text(results_markdown(results))
         attempts = {
             t.id: voted_attempts(t, [r for r in rows[Row.SEAL] if r.task_id == t.id])
@@ -288,7 +292,7 @@ class Experiment:
                 attempts[task.id],
                 title=f"{task.id}: SEAL attempts",
             )
-            outcomes = results["rows"][Row.SEAL].per_task[task.id]
+            outcomes = results.rows[Row.SEAL].per_task[task.id]
             pictures.append([task.id, sum(outcomes), len(outcomes), png])
         self._log_wandb(results, pictures)
         return results
@@ -325,7 +329,7 @@ class Experiment:
             }
         return out
 
-    def _log_wandb(self, results: dict, pictures: list[list]) -> None:
+    def _log_wandb(self, results: Results, pictures: list[list]) -> None:
         t = self.tracker
         metrics = (
             "accuracy",
@@ -338,7 +342,7 @@ class Experiment:
         t.log(
             {
                 f"{name}/{metric}": getattr(r, metric)
-                for name, r in results["rows"].items()
+                for name, r in results.rows.items()
                 for metric in metrics
                 if getattr(r, metric) is not None
             }
@@ -355,8 +359,3 @@ class Experiment:
         files = ("results.json", "results.md", "submission.json", "pictures")
         t.artifact(f"results-{self.run_dir.name}", "results", [self.run_dir / f for f in files])
         t.finish()
-
-
-def failed_rows(results: dict) -> list[str]:
-    """Rows in which every job failed: the run should not end as a success."""
-    return [name for name, r in results["rows"].items() if r.jobs and r.failed == r.jobs]

@@ -1,7 +1,4 @@
-import json
-from dataclasses import asdict
-
-from arc_seal.evaluate import ROWS, RowSummary, row_summary
+from arc_seal.evaluate import ROWS, Results, RowSummary, row_summary
 from arc_seal.records import JobRecord
 from arc_seal.report import results_markdown, seeds_markdown
 from arc_seal.self_edit import SelfEdit
@@ -22,14 +19,14 @@ def _job(task, sample, solved=False, cell=0.5, failure=None):
     )
 
 
-def _results(seed: int, solved: dict[str, list[bool]], cell: float) -> dict:
+def _results(seed: int, solved: dict[str, list[bool]], cell: float) -> Results:
     rows = {}
     for row in ROWS:
         records = [
             _job(t, i, s, cell) for t, outcomes in solved.items() for i, s in enumerate(outcomes)
         ]
         rows[row] = row_summary(records, list(solved))
-    return {"subset": "simplified", "model": "m", "seed": seed, "rows": rows, "seconds": {}}
+    return Results("simplified", "m", seed, rows)
 
 
 def test_failed_jobs_count_as_wrong_are_left_out_of_dense_scores_and_grouped_by_reason():
@@ -45,9 +42,7 @@ def test_failed_jobs_count_as_wrong_are_left_out_of_dense_scores_and_grouped_by_
     assert r.cell_accuracy == 0.75  # the two jobs that answered
     assert (r.jobs, r.failed) == (5, 3)
     assert r.failures == {"needs N steps, over the budget of N": 2, "loss is nan at step N": 1}
-    text = results_markdown(
-        {"subset": "s", "model": "m", "seed": 0, "rows": {"no_rl": r}, "seconds": {}}
-    )
+    text = results_markdown(Results("s", "m", 0, {"no_rl": r}))
     assert r.trivial_cell_accuracy == 0.6 and r.per_task_cells["a"] == [
         [1.0, 0.6],
         [0.5, 0.6],
@@ -59,18 +54,14 @@ def test_failed_jobs_count_as_wrong_are_left_out_of_dense_scores_and_grouped_by_
 def test_a_row_whose_jobs_all_failed_says_so_instead_of_zero():
     r = row_summary([_job("a", 0, failure="x"), _job("b", 0, failure="x")], ["a", "b"])
     assert r.accuracy is None and r.cell_accuracy is None
-    text = results_markdown(
-        {"subset": "s", "model": "m", "seed": 0, "rows": {"icl": r}, "seconds": {}}
-    )
+    text = results_markdown(Results("s", "m", 0, {"icl": r}))
     assert "| ICL (no TTT) | all 2 jobs failed | 0 / 2 | - | - | - | 2 / 2 |" in text
 
 
 def test_a_row_of_tasks_without_known_outputs_is_not_scored():
     r = row_summary([_job("a", 0, solved=None), _job("b", 0, solved=None)], ["a", "b"])
     assert r.scored is False and r.accuracy is None and r.failed == 0
-    text = results_markdown(
-        {"subset": "s", "model": "m", "seed": 0, "rows": {"icl": r}, "seconds": {}}
-    )
+    text = results_markdown(Results("s", "m", 0, {"icl": r}))
     assert "| ICL (no TTT) | not scored |" in text
 
 
@@ -82,7 +73,7 @@ def test_runs_over_seeds_give_mean_and_range(tmp_path, run_script):
     ]
     for i, results in enumerate(runs):
         (tmp_path / f"r{i}").mkdir()
-        (tmp_path / f"r{i}" / "results.json").write_text(json.dumps(results, default=asdict))
+        (tmp_path / f"r{i}" / "results.json").write_text(results.to_json())
     done = run_script("compare_runs.py", *(str(tmp_path / f"r{i}") for i in range(3)))
     assert done.returncode == 0, done.stderr
     # pass@2 25%, 75%, 0% -> mean 33.3%; cell accuracy 0.5, 0.25, 0.75 -> mean 0.5
@@ -106,22 +97,22 @@ def _edit(lr: float, epochs: int, basic: bool) -> SelfEdit:
 
 
 def test_self_edit_choices_before_and_after_rest_em_are_shares_averaged_over_runs():
-    def run(seed: int, before: list[SelfEdit], after: list[SelfEdit]) -> dict:
+    def run(seed: int, before: list[SelfEdit], after: list[SelfEdit]) -> Results:
         rows = {}
         for row, edits in (("no_rl", before), ("seal", after)):
             records = [_job("a", i) for i in range(len(edits))]
             for r, e in zip(records, edits, strict=True):
                 r.self_edit = e
             rows[row] = row_summary(records, ["a"])
-        return {"subset": "s", "model": "m", "seed": seed, "rows": rows, "seconds": {}}
+        return Results("s", "m", seed, rows)
 
     flat = [_edit(1e-3, 1, True), _edit(1e-2, 2, False)]
     runs = [
         run(0, flat, [_edit(1e-2, 2, False), _edit(1e-2, 2, False)]),
         run(1, flat, [_edit(1e-2, 2, False), _edit(1e-3, 1, False)]),
     ]
-    assert runs[0]["rows"]["no_rl"].choices["learning rate 0.001"] == 0.5
-    assert runs[0]["rows"]["seal"].choices["basic augmentations"] == 0.0
+    assert runs[0].rows["no_rl"].choices["learning rate 0.001"] == 0.5
+    assert runs[0].rows["seal"].choices["basic augmentations"] == 0.0
     text = seeds_markdown(runs)
     header = "| option | TTT + self-edit, no RL | SEAL (TTT + self-edit after ReST-EM) |"
     assert header in text

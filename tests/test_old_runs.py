@@ -2,6 +2,7 @@
 loop on the tiny model, made before row names, row counts and SFT statistics became types)
 still compares and resumes to the records it would have had."""
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 from tiny import learnable_run_inputs
 
 from arc_seal.config import CONFIG, CONFIG_DIGEST, digest
+from arc_seal.records import from_json
 from arc_seal.report import read_results, seeds_markdown
 
 OLD = Path(__file__).resolve().parent / "data" / "run-2026-12-05"
@@ -42,9 +44,11 @@ def test_an_old_run_directory_compares_and_resumes_to_its_own_records(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
 
     def contents(path: Path) -> list[dict]:
+        """The records as the store reads them, without their timings."""
         out = []
         for line in path.read_text().splitlines():
-            record = {k: v for k, v in json.loads(line).items() if k != "seconds"}
+            record = dataclasses.asdict(from_json(line))
+            record.pop("seconds")
             if record.get("ttt"):
                 record["ttt"].pop("seconds")
             out.append(record)

@@ -7,7 +7,18 @@ import pytest
 
 from arc_seal.config import from_dict, store_config, stored_config
 from arc_seal.errors import ConfigError
-from arc_seal.records import REJECTED, JobRecord, PolicyUpdate, Records, TTTStats, new_run_dir
+from arc_seal.records import (
+    REJECTED,
+    Choices,
+    JobRecord,
+    PolicyUpdate,
+    Records,
+    Stage,
+    TTTStats,
+    from_json,
+    new_run_dir,
+    to_json,
+)
 
 
 def _rec(stage, task, sample, **kw):
@@ -128,3 +139,21 @@ def test_one_writer_per_run_directory_and_a_dead_holder_blocks_nothing(tmp_path,
         holder.wait()
     with run_lock(tmp_path):  # the kernel released it with the process
         assert (tmp_path / "run.lock").read_text() == f"{os.getpid()}\n"
+
+
+def test_choices_are_their_own_record_and_old_ones_written_as_job_records_still_read():
+    new = Choices(2, "t", [0.25, 0.75], seconds=0.5)
+    assert from_json(to_json(new)) == new and set(json.loads(to_json(new))) == {
+        "stage",
+        "iteration",
+        "task_id",
+        "sample",
+        "probabilities",
+        "seconds",
+        "failure",
+    }
+    old = json.loads(to_json(JobRecord(Stage.ICL, 2, "t", 0))) | {"stage": "choices"}
+    old |= {"probabilities": [0.25, 0.75], "seconds": 0.5}  # as a run of before wrote it
+    assert from_json(json.dumps(old)) == new
+    with pytest.raises(ValueError, match="unknown fields"):  # a choice holds no verdict
+        from_json(json.dumps(old | {"solved": True}))

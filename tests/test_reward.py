@@ -210,7 +210,7 @@ def test_a_run_reads_its_verdicts_from_the_grid_and_keeps_its_learner(tmp_path):
     sampled = [r for r in experiment.records.jobs() if r.stage in (Stage.NO_RL, Stage.REST_EM)]
     assert sampled and all(r.from_grid and r.ttt is None for r in sampled)
     assert all(r.solved == solved[r.task_id][[LEARNS, BARELY].index(r.self_edit)] for r in sampled)
-    rows = results["rows"]
+    rows = results.rows
     for name in (
         "no_rl_expected",
         "seal@1_expected",
@@ -221,7 +221,7 @@ def test_a_run_reads_its_verdicts_from_the_grid_and_keeps_its_learner(tmp_path):
         assert 0.0 <= rows[name].accuracy <= 1.0
     eval_id = experiment.subset.eval[0].id
     assert rows["uniform"].per_task[eval_id] == [np.mean(solved[eval_id])]
-    assert set(results["choices_by_family"]) == {"no_rl", "seal"}
+    assert set(results.choices_by_family) == {"no_rl", "seal"}
     # the policy moved; the model TTT adapts did not
     update = next(iter(experiment.records.updates()))
     assert update.pairs > 0 and experiment.policy is not None

@@ -183,7 +183,7 @@ def test_a_job_out_of_memory_is_recorded_and_the_run_goes_on(tmp_path, monkeypat
     assert failed.solved is None
     other = experiment.records.get(("rest_em", 1, experiment.subset.train[1].id, 0))
     assert other.failure is None and other.ttt.steps > 0
-    assert results["rows"]["seal"].total == 1
+    assert results.rows["seal"].total == 1
 
 
 def test_a_bug_in_a_job_ends_the_run_with_its_traceback_and_keeps_what_was_done(
