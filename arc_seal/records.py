@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 RECORDS = "records.jsonl"
 REJECTED = "records.rejected.jsonl"
 LOCK = "run.lock"
-# For crash tests: the process sends itself this signal (default SIGKILL) right after it has
-# appended this many records, so a test stops a run at an exact point instead of on a timer.
+# Crash tests (``CrashTest``): the process sends itself this signal (default SIGKILL) right after
+# it has appended this many records.
 STOP_AFTER = "ARC_SEAL_STOP_AFTER_RECORDS"
 STOP_SIGNAL = "ARC_SEAL_STOP_SIGNAL"
 Key = tuple[str, int, str, int]
@@ -283,8 +283,7 @@ class Records:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / shard
         self.done: dict[Key, Record] = {}
-        self.added = 0
-        self.stop_after = int(os.environ.get(STOP_AFTER) or 0)
+        self.crash_test = CrashTest.from_environment()
         self.listeners: list[Callable[[Record], None]] = []
         """Called once with every record that arrives after the store was opened: one this
         process adds, or one another rank wrote, seen on ``refresh`` (the W&B log listens)."""
@@ -313,9 +312,8 @@ class Records:
         self.done[record.key] = record
         for listener in self.listeners:
             listener(record)
-        self.added += 1
-        if self.added == self.stop_after:
-            os.kill(os.getpid(), getattr(signal, os.environ.get(STOP_SIGNAL) or "SIGKILL"))
+        if self.crash_test is not None:
+            self.crash_test.added()
         return record
 
     def merge(self) -> None:
@@ -403,6 +401,27 @@ def prepare_run_dir(path: Path, check_only: bool = False) -> None:
         probe.unlink()
     except OSError as e:
         raise ConfigError(f"{path}: cannot write a run there ({e.strerror})") from None
+
+
+@dataclass
+class CrashTest:
+    """A test seam, set only by the environment a crash test gives a run: the process sends
+    itself ``signal_name`` right after it has appended ``after`` records, so a test stops a run
+    at an exact point instead of on a timer."""
+
+    after: int
+    signal_name: str
+    count: int = 0
+
+    @classmethod
+    def from_environment(cls) -> CrashTest | None:
+        after = int(os.environ.get(STOP_AFTER) or 0)
+        return cls(after, os.environ.get(STOP_SIGNAL) or "SIGKILL") if after else None
+
+    def added(self) -> None:
+        self.count += 1
+        if self.count == self.after:
+            os.kill(os.getpid(), getattr(signal, self.signal_name))
 
 
 def claim_run_dir(
