@@ -121,12 +121,8 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     from arc_seal.records import Stage
 
     parser = _parser(evaluate, EVALUATE_SETTINGS)
-    _pool_flags(
-        parser,
-        "the first",
-        "run directory for records.jsonl (each job as it finishes), benchmark.json and .md "
-        "(default: a new runs/<timestamp>-evaluate-<subset>)",
-    )
+    out_help = "run directory for the records and benchmark.md (default: a new one in runs/)"
+    _pool_flags(parser, "the first", out_help)
     parser.add_argument("--subset", help="subset whose eval tasks are scored")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or mps")
     parser.add_argument(
@@ -167,7 +163,7 @@ def curate(argv: Sequence[str] | None = None) -> int:
     and eval and written, with the grid, to --write (default tasks/NAME.json); a --synthetic
     pool's kept tasks go to a folder NAME beside it. Settings as for `arc-seal evaluate`.
     """
-    from arc_seal.curate import plan_curation
+    from arc_seal.curate import Curation, plan_curation
 
     parser = _parser(curate, CURATE_SETTINGS)
     _pool_flags(parser, "a seeded sample of", "run directory for the grid (required)")
@@ -194,9 +190,12 @@ def curate(argv: Sequence[str] | None = None) -> int:
     if args.out is None:
         raise ConfigError("--out: the run directory for the grid is required")
     config = _resolve(args, CURATE_SETTINGS)
-    plan = plan_curation(args, config)
-    again = "arc-seal curate ... --out {} --resume"
-    launch(config, args.out, args.resume, f"curate-{args.name}", plan.recipe(config), again)
+    plan, again = plan_curation(args, config), "arc-seal curate ... --out {} --resume"
+
+    def recipe(ranks: Ranks) -> Curation:
+        return Curation(config, ranks, plan)
+
+    launch(config, args.out, args.resume, f"curate-{args.name}", recipe, again)
     return 0
 
 

@@ -281,10 +281,6 @@ class CurationPlan:
     seed: int = 0
     generated: bool = False
 
-    def recipe(self, config: RunConfig) -> Callable[[Ranks], Curation]:
-        """What ``launch`` makes the recipe with: the plan under ``config``."""
-        return lambda ranks: Curation(config, ranks, self)
-
 
 def plan_curation(args: argparse.Namespace, config: RunConfig) -> CurationPlan:
     """The plan the ``curate`` command's flags say; with --resume, refused if the run

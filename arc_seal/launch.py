@@ -25,12 +25,13 @@ if TYPE_CHECKING:
     from arc_seal.distributed import Ranks
 
 USAGE_ERROR, FAILED_RUN = 2, 1
+INTERRUPTED = 128 + signal.SIGINT  # the shell's status for a process ended by Ctrl-C
 
 
 class Stopped(KeyboardInterrupt):
     """Ctrl-C or a termination signal: the command stops as Ctrl-C stops it."""
 
-    def __init__(self, signum: int = signal.SIGINT):
+    def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)
         self.status = 128 + signum  # the shell's status for a process ended by the signal
 
@@ -51,9 +52,8 @@ def run_cli(main: Callable[[], int | None]) -> None:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(USAGE_ERROR)
     except KeyboardInterrupt as e:
-        if not getattr(e, "told", False):
-            print("interrupted", file=sys.stderr)
-        sys.exit(getattr(e, "status", 128 + signal.SIGINT))
+        print("interrupted", file=sys.stderr)
+        sys.exit(getattr(e, "status", INTERRUPTED))
     sys.exit(status or 0)
 
 
@@ -95,8 +95,7 @@ def launch(
         except KeyboardInterrupt as e:
             if ranks.main:
                 print(f"interrupted: every finished job is recorded; {finish}", file=sys.stderr)
-            e.told = True
-            raise
+            sys.exit(getattr(e, "status", INTERRUPTED))
         except OSError as e:
             if e.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
