@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from arc_seal.distributed import Ranks
 # The setting flags `evaluate` and `curate` take (dotted-name prefixes): what trains and answers.
 EVALUATE_SETTINGS = ("ttt.", "predict.", "oracle_", "wandb")
-CURATE_SETTINGS = ("ttt.", "predict.", "learning_rates", "epoch_options", "wandb")
+CURATE_SETTINGS = ("ttt.", "predict.", "learning_rates", "epoch_options", "pair_seeds", "wandb")
 
 
 def _parser(fn: Callable, settings: tuple[str, ...] | None = ("",)) -> argparse.ArgumentParser:

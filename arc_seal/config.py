@@ -274,6 +274,13 @@ class RunConfig:
         "self-edits train alike); or per job",
         choices=("task", "job"),
     )
+    pair_seeds: int = setting(
+        1,
+        "TTT seeds per (task, configuration) pair: curation trains each pair under every one "
+        "and stores each verdict (the pair's solve rate); a run's self-edit trains under one, "
+        "drawn by its job, as a grid verdict it reads is",
+        ge=1,
+    )
     reward: str = setting(
         "binary", "binary (pass@2 solve) or best_of_n (best dense score per task)", choices=REWARDS
     )
@@ -333,6 +340,7 @@ class RunConfig:
             "ttt": dataclasses.asdict(self.ttt),
             "predict": dataclasses.asdict(self.predict),
             "ttt_seed": self.ttt_seed,
+            "pair_seeds": self.pair_seeds,
         }
         return json.loads(json.dumps(settings))  # as a subset file holds them: lists, not tuples
 
@@ -340,7 +348,7 @@ class RunConfig:
         """Whether a grid's stored ``verdict_settings`` are this run's. A TTT or prediction
         setting added since the grid was computed reads as its default, which keeps the
         behaviour the grid was computed with."""
-        filled = dict(stored)
+        filled = {"pair_seeds": 1} | stored
         for section, cls in (("ttt", TTTConfig), ("predict", PredictConfig)):
             defaults = json.loads(json.dumps(dataclasses.asdict(cls())))
             filled[section] = defaults | stored.get(section, {})

@@ -63,20 +63,23 @@ def run_grid(
     stages: Stages,
     tasks: list[Task],
     configs: list[SelfEdit],
-    judge: Callable[[Job, SelfEdit], JobRecord],
-) -> dict[str, list[bool]]:
-    """``judge(job, configuration)`` for every (task, configuration) pair the run directory
-    has not recorded: stage ``grid``, the job's sample the configuration's index, the
-    configuration stored in the record as its self-edit. Returns task id -> solved per
-    configuration (a failed job solves nothing)."""
+    judge: Callable[[Job, SelfEdit, int], JobRecord],
+    seeds: int = 1,
+) -> dict[str, np.ndarray]:
+    """``judge(job, configuration, pair_seed)`` for every (task, configuration, pair seed) the
+    run directory has not recorded: stage ``grid``, the job's sample ``configuration index x
+    seeds + pair seed``, the configuration stored in the record as its self-edit. Returns task
+    id -> verdicts, shape (configurations, seeds) (a failed job solves nothing)."""
 
     def graded(job: Job) -> JobRecord:
-        return replace(judge(job, configs[job.sample]), self_edit=configs[job.sample])
+        edit = configs[job.sample // seeds]
+        return replace(judge(job, edit, job.sample % seeds), self_edit=edit)
 
-    records = stages.run(Stage.GRID, 0, tasks, len(configs), graded)
-    n = len(configs)
+    records = stages.run(Stage.GRID, 0, tasks, len(configs) * seeds, graded)
+    n = len(configs) * seeds
     return {
-        t.id: [bool(r.solved) for r in records[i * n : (i + 1) * n]] for i, t in enumerate(tasks)
+        t.id: np.array([bool(r.solved) for r in records[i * n : (i + 1) * n]]).reshape(-1, seeds)
+        for i, t in enumerate(tasks)
     }
 
 
@@ -90,22 +93,24 @@ def curate_pool(
     stages: Stages,
     tasks: list[Task],
     configs: list[SelfEdit],
-    judge: Callable[[Job, SelfEdit], JobRecord],
+    judge: Callable[[Job, SelfEdit, int], JobRecord],
     icl: Callable[[Job], JobRecord],
-) -> tuple[dict[str, list[bool]], dict[str, list[str]]]:
-    """The grid of the pool's tasks that neither a trivial answer nor the model in context
-    (``icl``, a job of stage ``icl``) solves, and why each other task was dropped: (task id
-    -> solved per configuration, reason -> task ids). Tasks no configuration or every
-    configuration solves stay in the grid and are listed under ``none`` / ``all``."""
+    seeds: int = 1,
+) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+    """The grid (``run_grid``) of the pool's tasks that neither a trivial answer nor the model
+    in context (``icl``, a job of stage ``icl``) solves, and why each other task was dropped:
+    (task id -> verdicts, reason -> task ids). Tasks no configuration solves under any seed,
+    or every configuration under every seed, stay in the grid and are listed under ``none`` /
+    ``all``: their solve rates cannot tell configurations apart."""
     dropped: dict[str, list[str]] = {r: [] for r in DROP_REASONS}
     dropped["trivial"] = [t.id for t in tasks if trivially_solved(t)]
     rest = [t for t in tasks if t.id not in dropped["trivial"]]
     answers = stages.run(Stage.ICL, 0, rest, 1, icl)
     dropped["icl"] = [r.task_id for r in answers if r.solved]
     rest = [t for t in rest if t.id not in dropped["icl"]]
-    solved = run_grid(stages, rest, configs, judge)
-    dropped["none"] = [t for t, row in solved.items() if not any(row)]
-    dropped["all"] = [t for t, row in solved.items() if all(row)]
+    solved = run_grid(stages, rest, configs, judge, seeds)
+    dropped["none"] = [t for t, v in solved.items() if not v.any()]
+    dropped["all"] = [t for t, v in solved.items() if v.all()]
     return solved, dropped
 
 
@@ -128,7 +133,7 @@ def split(kept: list[str], eval_fraction: float, seed: int) -> tuple[list[str], 
 
 def subset_spec(
     dataset: str,
-    solved: dict[str, list[bool]],
+    solved: dict[str, np.ndarray | list[bool]],
     configs: list[SelfEdit],
     settings: dict,
     dropped: dict[str, list[str]] | None = None,
@@ -136,18 +141,28 @@ def subset_spec(
     seed: int = 0,
 ) -> dict:
     """A subset file's content: the kept tasks split into train and eval, and the grid (which
-    configurations solve which task, under which settings, and what was dropped and why)."""
+    configurations solve which task, per pair seed when there are several, under which
+    settings, and what was dropped and why)."""
     dropped = dropped or {}
+    solved = {t: np.asarray(v, dtype=bool).reshape(len(configs), -1) for t, v in solved.items()}
     out = {t for reason in ("none", "all") for t in dropped.get(reason, [])}
-    kept = [t for t, row in solved.items() if any(row) and t not in out]
+    kept = [t for t, v in solved.items() if v.any() and t not in out]
     train, eval_ = split(kept, eval_fraction, seed)
+    seeds = next(iter(solved.values())).shape[1] if solved else 1
+
+    def hits(v: np.ndarray) -> list:
+        per_seed = [[i for i in range(len(configs)) if v[i, s]] for s in range(v.shape[1])]
+        return per_seed if seeds > 1 else per_seed[0]
+
+    grid = {"configurations": [c.to_json() for c in configs]}
+    grid |= {"pair_seeds": seeds} if seeds > 1 else {}
     return {
         "dataset": dataset,
         "train": train,
         "eval": eval_,
-        "grid": {
-            "configurations": [c.to_json() for c in configs],
-            "solved": {t: [i for i, ok in enumerate(row) if ok] for t, row in solved.items()},
+        "grid": grid
+        | {
+            "solved": {t: hits(v) for t, v in solved.items()},
             "settings": settings,
             "dropped": dropped,
             "split_seed": seed,
@@ -169,32 +184,47 @@ def write_subset(target: Path, spec: dict, pool: list[Task] | None = None) -> No
     target.write_text(json.dumps(spec, indent=1))
 
 
-def grid_rows(table: RewardTable, train: list[str], eval_: list[str]) -> dict[str, RowSummary]:
-    """The rows a grid gives without running anything, on the eval tasks: ``uniform`` (a
-    configuration drawn uniformly: each task's share of solving configurations),
-    ``best_fixed`` (the configuration that solves the most train tasks), ``best_per_family``
-    (per family, the one that solves the most of the family's train tasks: what a policy that
-    recognises the family could reach; best fixed for a family without train tasks) and
-    ``grid_oracle`` (any configuration)."""
+def best_configuration(table: RewardTable, tasks: list[str], fallback: int = 0) -> int:
+    """The configuration with the highest summed solve rate over ``tasks`` (the first of
+    equals, ``fallback`` when none solves any)."""
     n = len(table.configurations)
+    totals = np.sum([table.row(t) for t in tasks], axis=0) if tasks else np.zeros(n)
+    if not totals.any():
+        return fallback
+    return max(range(n), key=lambda i: (round(float(totals[i]), 9), i == fallback, -i))
 
-    def best(tasks: list[str], fallback: int = 0) -> int:
-        counts = [sum(table.solved[t][i] for t in tasks) for i in range(n)]
-        if not any(counts):
-            return fallback
-        return max(range(n), key=lambda i: (counts[i], i == fallback, -i))
 
-    fixed = best(train)
+def train_mixture(table: RewardTable, train: list[str]) -> np.ndarray:
+    """A task-blind policy's choice probabilities: each configuration in proportion to its
+    summed solve rate over the train tasks (uniform when none solves any)."""
+    totals = np.sum([table.row(t) for t in train], axis=0)
+    if not totals.any():
+        return np.full(len(table.configurations), 1 / len(table.configurations))
+    return totals / totals.sum()
+
+
+def grid_rows(table: RewardTable, train: list[str], eval_: list[str]) -> dict[str, RowSummary]:
+    """The rows a grid gives without running anything, expected on the eval tasks from the
+    solve rates: ``uniform`` (a configuration drawn uniformly), ``train_mixture`` (drawn in
+    proportion to train solve rates: the best a task-blind preference learned from rewards
+    does), ``best_fixed`` (the configuration with the highest train solve rate),
+    ``best_per_family`` (per family, the one best on the family's train tasks: what a policy
+    that recognises the family could reach; best fixed for a family without train solves)
+    and ``grid_oracle`` (per task, its best configuration)."""
+    fixed = best_configuration(table, train)
+    mixture = train_mixture(table, train)
     per_family = {
-        g: best([t for t in train if family(t) == g], fixed) for g in {family(t) for t in eval_}
+        g: best_configuration(table, [t for t in train if family(t) == g], fixed)
+        for g in {family(t) for t in eval_}
     }
     rows = {
-        Row.UNIFORM: expected_row({t: float(np.mean(table.solved[t])) for t in eval_}),
-        Row.BEST_FIXED: expected_row({t: float(table.solved[t][fixed]) for t in eval_}),
+        Row.UNIFORM: expected_row({t: float(np.mean(table.row(t))) for t in eval_}),
+        Row.TRAIN_MIXTURE: expected_row({t: float(mixture @ table.row(t)) for t in eval_}),
+        Row.BEST_FIXED: expected_row({t: float(table.row(t)[fixed]) for t in eval_}),
         Row.BEST_PER_FAMILY: expected_row(
-            {t: float(table.solved[t][per_family[family(t)]]) for t in eval_}
+            {t: float(table.row(t)[per_family[family(t)]]) for t in eval_}
         ),
-        Row.GRID_ORACLE: expected_row({t: float(any(table.solved[t])) for t in eval_}),
+        Row.GRID_ORACLE: expected_row({t: float(table.row(t).max()) for t in eval_}),
     }
     rows[Row.BEST_FIXED].configuration = table.configurations[fixed].to_json()
     return rows
@@ -304,6 +334,8 @@ def plan_curation(args: argparse.Namespace, config: RunConfig) -> CurationPlan:
     drawn = {k: getattr(args, k) for k in ("pool", "exclude", "synthetic", "max_side", "limit")}
     drawn |= {"size": args.size, "seed": args.seed, "tasks": [t.id for t in tasks]}
     drawn |= {"configurations": [c.text() for c in configs]}
+    if config.pair_seeds > 1:  # a sample index means (configuration, seed): keep it one way
+        drawn["pair_seeds"] = config.pair_seeds
     if args.resume:
         check_same_pool(args.out, drawn)
     return CurationPlan(
@@ -331,14 +363,18 @@ class Curation:
         plan = self.plan
         if self.ranks.main:
             (run_dir / POOL).write_text(json.dumps(plan.drawn, indent=1))
-            print(f"{len(plan.tasks)} tasks x {len(plan.configs)} configurations")
+            print(
+                f"{len(plan.tasks)} tasks x {len(plan.configs)} configurations x "
+                f"{self.config.pair_seeds} TTT seed(s)"
+            )
         stages = Stages(run_dir, self.config, self.ranks)
         solved, dropped = curate_pool(
             stages,
             plan.tasks,
             plan.configs,
-            lambda job, edit: configuration_job(self.engine, job, self.config, edit),
+            lambda job, edit, seed: configuration_job(self.engine, job, self.config, edit, seed),
             lambda job: run_job(self.engine, job, None, self.config.predict),
+            self.config.pair_seeds,
         )
         stages.finish()
         stages.tracker.finish()

@@ -200,14 +200,26 @@ def check_grid(path: Path, grid: dict) -> None:
             self_edit_from_json(config)
         except InvalidSelfEdit as e:
             raise TaskFormatError(f"{path}: grid configuration {i}: {e}") from None
-    n = len(grid["configurations"])
-    for task_id, hits in grid["solved"].items():
-        if not isinstance(hits, list) or not all(
+    n, seeds = len(grid["configurations"]), grid.get("pair_seeds", 1)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise TaskFormatError(f"{path}: grid pair_seeds must be a whole number >= 1, got {seeds!r}")
+
+    def indices(hits: object) -> bool:
+        return isinstance(hits, list) and all(
             isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in hits
-        ):
+        )
+
+    for task_id, hits in grid["solved"].items():
+        ok = (
+            indices(hits)
+            if seeds == 1
+            else (isinstance(hits, list) and len(hits) == seeds and all(indices(h) for h in hits))
+        )
+        if not ok:
+            expected = "a list" if seeds == 1 else f"{seeds} lists (one per pair seed)"
             raise TaskFormatError(
-                f"{path}: grid verdicts of task {task_id!r} must list configuration indices "
-                f"0..{n - 1}, got {hits!r}"
+                f"{path}: grid verdicts of task {task_id!r} must be {expected} of configuration "
+                f"indices 0..{n - 1}, got {hits!r}"
             )
 
 

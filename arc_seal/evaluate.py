@@ -36,6 +36,7 @@ class Row(StrEnum):
     ORACLE = "oracle"
     ORACLE_TRAIN = "oracle_train"
     UNIFORM = "uniform"
+    TRAIN_MIXTURE = "train_mixture"
     BEST_FIXED = "best_fixed"
     BEST_PER_FAMILY = "best_per_family"
     GRID_ORACLE = "grid_oracle"
@@ -49,6 +50,7 @@ ROW_NAMES = {
     Row.ORACLE: "Oracle TTT config",
     Row.ORACLE_TRAIN: "Oracle TTT config, train tasks",
     Row.UNIFORM: "Uniformly random config (expected, from the grid)",
+    Row.TRAIN_MIXTURE: "Train mixture (configs in proportion to train solves, from the grid)",
     Row.BEST_FIXED: "Best fixed config (from the grid)",
     Row.BEST_PER_FAMILY: "Best config per family (from the grid)",
     Row.GRID_ORACLE: "Grid oracle (any config, from the grid)",
@@ -217,8 +219,8 @@ class Results:
     """Stage -> wall-clock seconds."""
     choices_by_family: dict[str, dict[str, list[float]]] | None = None
     """Before and after ReST-EM: family -> the policy's mean probability per configuration."""
-    grid_by_family: dict[str, list[int]] | None = None
-    """Family -> eval tasks each grid configuration solves."""
+    grid_by_family: dict[str, list[float]] | None = None
+    """Family -> eval tasks each grid configuration solves (summed solve rates)."""
 
     def to_json(self) -> str:
         raw = asdict(self)

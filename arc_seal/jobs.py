@@ -23,7 +23,7 @@ from tqdm import tqdm
 from arc_seal.config import PredictConfig, RunConfig, TTTConfig
 from arc_seal.distributed import Ranks
 from arc_seal.grid import Task, known_outputs
-from arc_seal.policy import write_self_edit
+from arc_seal.policy import Draft, write_self_edit
 from arc_seal.predict import predict, score
 from arc_seal.records import JobRecord, Key, Record, Records, Stage, TTTStats, shard_name
 from arc_seal.report import Tracker
@@ -56,20 +56,33 @@ class Job:
         return (self.stage, self.iteration, self.task.id, self.sample)
 
 
-def self_edit_ttt(config: RunConfig, task: Task, edit: SelfEdit, seed: int) -> TTTConfig:
+def self_edit_ttt(
+    config: RunConfig, task: Task, edit: SelfEdit, seed: int, pair_seed: int = 0
+) -> TTTConfig:
     """The TTT a self-edit asks for: the config's ``ttt`` with the edit's choices. Seeded by
-    the job (``seed``), or (``ttt_seed: task``) by the task and the self-edit alone, so a
-    (task, configuration) pair trains on the same data, and gets the same verdict, whether a
-    run of any seed samples it once or twice, or curation grades it."""
+    the job (``seed``), or (``ttt_seed: task``) by the task, the self-edit and which of the
+    pair's seeds it is (``pair_seed``, of ``pair_seeds``) alone, so a (task, configuration)
+    pair trains on the same data, and gets the same verdict, whether a run of any seed samples
+    it once or twice, or curation grades it."""
     if config.ttt_seed == "task":
-        seed = zlib.crc32(f"ttt/{task.id}/{edit.text()}".encode()) & 0x7FFFFFFF
+        key = f"ttt/{task.id}/{edit.text()}" + (f"/{pair_seed}" if pair_seed else "")
+        seed = zlib.crc32(key.encode()) & 0x7FFFFFFF
     return edit.ttt_config(replace(config.ttt, seed=seed))
 
 
-def configuration_job(engine: TTTEngine, job: Job, config: RunConfig, edit: SelfEdit) -> JobRecord:
-    """The job's task trained on under ``edit`` and answered: the one job a (task,
-    configuration) pair is, whether curation grades it or a run samples it."""
-    ttt = self_edit_ttt(config, job.task, edit, job.seed)
+def pair_seed(config: RunConfig, job: Job) -> int:
+    """Which of a pair's ``pair_seeds`` TTT seeds a run's sampled self-edit trains under (or
+    reads the grid's verdict of): drawn by the job, so runs of other seeds draw others."""
+    return job.seed % config.pair_seeds
+
+
+def configuration_job(
+    engine: TTTEngine, job: Job, config: RunConfig, edit: SelfEdit, pair_seed: int = 0
+) -> JobRecord:
+    """The job's task trained on under ``edit`` (with the pair's TTT seed ``pair_seed``) and
+    answered: the one job a (task, configuration) pair is, whether curation grades it or a
+    run samples it."""
+    ttt = self_edit_ttt(config, job.task, edit, job.seed, pair_seed)
     return replace(run_job(engine, job, ttt, config.predict), self_edit=edit)
 
 
@@ -121,12 +134,19 @@ def self_edit_job(
     policy: torch.nn.Module | None = None,
 ) -> JobRecord:
     """The policy writes a self-edit for the job's task (``policy``, or the engine's model
-    without its TTT adapter); the job then trains and answers under it, unless ``table``
-    already holds the pair's verdict (the record then says ``from_grid``). A policy that
-    writes no valid self-edit within its tries fails the job."""
+    without its TTT adapter), which is then judged (``judge_self_edit``)."""
     with engine.base_model():
         model = engine.model if policy is None else policy
         draft = write_self_edit(model, engine.encoder, job.task, config, job.seed, space)
+    return judge_self_edit(engine, job, config, draft, table)
+
+
+def judge_self_edit(
+    engine: TTTEngine, job: Job, config: RunConfig, draft: Draft, table: RewardTable | None
+) -> JobRecord:
+    """The job trains and answers under the drafted self-edit (one of the pair's TTT seeds,
+    drawn by the job), unless ``table`` already holds that verdict (the record then says
+    ``from_grid``). A draft without a valid self-edit fails the job."""
     if draft.edit is None:
         return JobRecord(
             *job.key,
@@ -135,9 +155,10 @@ def self_edit_job(
             tries=draft.tries,
             failure=f"invalid self-edit: {draft.invalid}",
         )
-    known = None if table is None else table.verdict(job.task.id, draft.edit)
+    drawn = pair_seed(config, job)
+    known = None if table is None else table.verdict(job.task.id, draft.edit, drawn)
     if known is None:
-        record = configuration_job(engine, job, config, draft.edit)
+        record = configuration_job(engine, job, config, draft.edit, drawn)
     else:
         record = JobRecord(*job.key, solved=known, self_edit=draft.edit, from_grid=True)
     return replace(record, self_edit_text=draft.text, logprob=draft.logprob, tries=draft.tries)

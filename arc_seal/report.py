@@ -20,6 +20,7 @@ from arc_seal.errors import ConfigError
 from arc_seal.evaluate import AFTER, ROWS, Results, Row, RowSummary, expected, row_title
 from arc_seal.grid import Task
 from arc_seal.records import JobRecord, Record
+from arc_seal.reward import RewardTable
 from arc_seal.self_edit import FLAGS
 
 TABLE_ROWS = (
@@ -304,6 +305,7 @@ def grid_markdown(spec: dict) -> str:
     from arc_seal.synthetic import family
 
     grid = spec["grid"]
+    table = RewardTable.from_grid(grid)
     dropped = grid.get("dropped", {})
     configs = grid["configurations"]
     kept = set(spec["train"]) | set(spec["eval"])
@@ -314,11 +316,14 @@ def grid_markdown(spec: dict) -> str:
     for g in groups:
         mine = [t for t in grid["solved"] if family(t) == g]
         drops = [sum(family(t) == g for t in dropped.get(r, [])) for r in ("trivial", "icl")]
-        solves = [sum(i in grid["solved"][t] for t in mine) for i in range(len(configs))]
-        rows.append([g, *drops, len(mine), *(f"{n}" for n in solves), sum(t in kept for t in mine)])
+        solves = np.sum([table.row(t) for t in mine], axis=0) if mine else [0] * len(configs)
+        counts = [f"{n:g}" for n in solves]
+        rows.append([g, *drops, len(mine), *counts, sum(t in kept for t in mine)])
     header = ["family", "trivial", "ICL solves", "in grid"]
     header += [f"c{i}" for i in range(len(configs))] + ["kept"]
-    lines = ["Grid tasks each configuration solves, per family:", ""]
+    seeds = table.pair_seeds
+    what = "" if seeds == 1 else f" (summed solve rates over {seeds} TTT seeds per pair)"
+    lines = [f"Grid tasks each configuration solves, per family{what}:", ""]
     lines += markdown_table(header, rows)
     lines += [""] + [f"- c{i}: {configuration_label(c)}" for i, c in enumerate(configs)]
     return "\n".join(lines) + "\n"

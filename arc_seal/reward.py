@@ -3,9 +3,10 @@ policy's choice probabilities earn on it, and the paired bootstrap that says how
 difference between two rows is.
 
 A grid (``arc_seal.curate``) holds, for every (task, configuration) pair it tried, whether TTT
-under that configuration solved the task, and the settings it was computed under. Since a
-pair's TTT is seeded by the pair alone (``ttt_seed: task``), a run under the same settings
-would get the same verdict by training, so it may read it instead (``reward_source: grid``).
+under that configuration solved the task, under each of the pair's TTT seeds
+(``pair_seeds``), and the settings it was computed under. Since a pair's TTT is seeded by the
+pair and the seed's index alone (``ttt_seed: task``), a run under the same settings would get
+the same verdict by training, so it may read it instead (``reward_source: grid``).
 """
 
 from __future__ import annotations
@@ -19,40 +20,56 @@ from arc_seal.self_edit import SelfEdit, SelfEditSpace, self_edit_from_json
 
 @dataclass(frozen=True)
 class RewardTable:
-    """A grid's verdicts: ``solved[task][i]`` for configuration ``configurations[i]``."""
+    """A grid's verdicts: ``verdicts[task][i, s]`` whether configuration ``configurations[i]``
+    solved the task under the pair's TTT seed ``s`` (``pair_seeds`` of them)."""
 
     configurations: tuple[SelfEdit, ...]
-    solved: dict[str, tuple[bool, ...]]
+    verdicts: dict[str, np.ndarray]
+    """Task id -> verdicts, one per configuration, or one row of per-seed verdicts each."""
     settings: dict | None
+
+    def __post_init__(self) -> None:
+        n = len(self.configurations)
+        shaped = {t: np.asarray(v, dtype=bool).reshape(n, -1) for t, v in self.verdicts.items()}
+        object.__setattr__(self, "verdicts", shaped)
 
     @classmethod
     def from_grid(cls, grid: dict) -> RewardTable:
-        """The table a subset file's ``grid`` holds."""
+        """The table a subset file's ``grid`` holds: ``solved`` maps a task to the indices of
+        the configurations that solve it, or, in a grid of several seeds per pair
+        (``pair_seeds``), to one such list per seed."""
         configs = tuple(self_edit_from_json(c) for c in grid["configurations"])
-        solved = {
-            t: tuple(i in set(hits) for i in range(len(configs)))
-            for t, hits in grid["solved"].items()
-        }
-        return cls(configs, solved, grid.get("settings"))
+        seeds = grid.get("pair_seeds", 1)
+        verdicts = {}
+        for t, hits in grid["solved"].items():
+            per_seed = hits if seeds > 1 else [hits]
+            verdicts[t] = [[i in set(h) for h in per_seed] for i in range(len(configs))]
+        return cls(configs, verdicts, grid.get("settings"))
 
     @property
     def space(self) -> SelfEditSpace:
         return SelfEditSpace(self.configurations)
 
-    def verdict(self, task_id: str, edit: SelfEdit) -> bool | None:
-        """Whether ``edit`` solves the task, or None when the grid did not try the pair."""
-        if task_id not in self.solved or edit not in self.configurations:
+    @property
+    def pair_seeds(self) -> int:
+        return next(iter(self.verdicts.values())).shape[1] if self.verdicts else 1
+
+    def verdict(self, task_id: str, edit: SelfEdit, seed: int = 0) -> bool | None:
+        """Whether ``edit`` solves the task under the pair's TTT seed ``seed``, or None when
+        the grid did not try the pair."""
+        if task_id not in self.verdicts or edit not in self.configurations:
             return None
-        return self.solved[task_id][self.configurations.index(edit)]
+        return bool(self.verdicts[task_id][self.configurations.index(edit), seed])
 
     def row(self, task_id: str) -> np.ndarray:
-        return np.array(self.solved[task_id], dtype=float)
+        """The task's solve rate per configuration, over the pair seeds."""
+        return self.verdicts[task_id].mean(axis=1)
 
 
 def expected_accuracy(probabilities: dict[str, np.ndarray], table: RewardTable) -> dict[str, float]:
-    """Per task, sum over configurations of p(configuration | task) x solved(task,
-    configuration): the accuracy a policy's sampled row has in expectation, without its
-    sampling noise."""
+    """Per task, sum over configurations of p(configuration | task) x the pair's solve rate:
+    the accuracy a policy's sampled row has in expectation, without its sampling noise (of
+    the policy's choice and of the TTT seed)."""
     return {t: float(np.dot(p, table.row(t))) for t, p in probabilities.items()}
 
 

@@ -271,10 +271,9 @@ class Experiment:
             results.rows |= self.expected_rows()
             results.choices_by_family = self.choices_by_family()
             results.grid_by_family = {
-                g: [
-                    int(sum(self.table.solved[t.id][i] for t in s.eval if family(t.id) == g))
-                    for i in range(len(self.table.configurations))
-                ]
+                g: np.sum([self.table.row(t.id) for t in s.eval if family(t.id) == g], axis=0)
+                .round(4)
+                .tolist()
                 for g in sorted({family(t.id) for t in s.eval})
             }
         (self.run_dir / "results.json").write_text(results.to_json())

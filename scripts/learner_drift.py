@@ -53,7 +53,7 @@ def main() -> int:
             model = PeftModel.from_pretrained(base, adapter).merge_and_unload()
             merged += 1
     learner = TTTEngine(model, tokenizer, config.ttt)
-    tasks = {t.id: t for t in subset.train + subset.eval if t.id in table.solved}
+    tasks = {t.id: t for t in subset.train + subset.eval if t.id in table.verdicts}
     pairs = [(t, i) for t in sorted(tasks) for i in range(len(table.configurations))]
     picked = np.random.default_rng(args.seed).permutation(len(pairs))[: args.pairs]
     out = []
@@ -65,7 +65,7 @@ def main() -> int:
             {
                 "task": task_id,
                 "configuration": index,
-                "grid": table.solved[task_id][index],
+                "grid": bool(table.verdicts[task_id][index, 0]),
                 "reinforced_learner": bool(record.solved),
             }
         )

@@ -57,7 +57,7 @@ def _verdict(solved: bool):
     """A judge that grades without training: ``solved`` for every pair, each call logged."""
     calls = []
 
-    def judge(job, config):
+    def judge(job, config, seed):
         calls.append((job.task.id, job.sample))
         return JobRecord(*job.key, solved=solved(job) if callable(solved) else solved)
 
@@ -68,10 +68,10 @@ def test_curation_keeps_what_some_configuration_solves_and_resumes_after_an_inte
     tasks, configs = _tasks(6), configurations(SPACE, size=4, seed=0)
     judge, calls = _verdict(lambda job: _known(job.task, job.sample))
 
-    def stopped(job, config):
+    def stopped(job, config, seed):
         if len(calls) == 6:
             raise KeyboardInterrupt  # the curation is stopped mid-way
-        return judge(job, config)
+        return judge(job, config, seed)
 
     with pytest.raises(KeyboardInterrupt):
         run_grid(_stages(tmp_path), tasks, configs, stopped)
@@ -83,18 +83,21 @@ def test_curation_keeps_what_some_configuration_solves_and_resumes_after_an_inte
     again = calls[len(first) :]
     assert len(again) == 6 * 4 - 6  # the six recorded verdicts are not redone
     assert not set(again) & set(first)
-    assert solved["t0"] == [False, False, True, False] and not any(solved["t1"])
+    assert solved["t0"][:, 0].tolist() == [False, False, True, False] and not solved["t1"].any()
     stored = [json.loads(line) for line in (tmp_path / RECORDS).read_text().splitlines()]
     assert {(r["task_id"], r["sample"]): r["self_edit"] for r in stored}[("t2", 3)] == (
         configs[3].to_json()  # each record says which configuration it graded
     )
-    kept = [t for t, row in solved.items() if any(row)]
+    kept = [t for t, row in solved.items() if row.any()]
     train, eval_ = split(kept, eval_fraction=0.5, seed=0)
     assert "t1" not in train + eval_ and "t0" in train + eval_
     assert not set(train) & set(eval_) and len(train) + len(eval_) == 5
     assert split(kept, 0.5, seed=0) == (train, eval_)  # seeded
     assert len({str(split(kept, 0.5, seed=s)) for s in range(6)}) > 1
-    assert run_grid(_stages(tmp_path), tasks, configs, judge) == solved  # nothing left to do
+    again_solved = run_grid(_stages(tmp_path), tasks, configs, judge)  # nothing left to do
+    assert {t: v.tolist() for t, v in again_solved.items()} == {
+        t: v.tolist() for t, v in solved.items()
+    }
     assert len(calls) == len(first) + len(again)
 
 
@@ -106,7 +109,8 @@ def test_a_damaged_grid_line_is_set_aside_and_its_pair_judged_again(tmp_path, ca
     damaged = [lines[0], "{not json", json.dumps({"stage": "grid", "task_id": "t0"}), *lines[2:]]
     (tmp_path / RECORDS).write_text("".join(line + "\n" for line in damaged))
     calls.clear()
-    assert run_grid(_stages(tmp_path), tasks, configs, judge) == {
+    solved = run_grid(_stages(tmp_path), tasks, configs, judge)
+    assert {t: v[:, 0].tolist() for t, v in solved.items()} == {
         "t0": [True, True],
         "t1": [True, True],
     }
@@ -161,7 +165,7 @@ def test_a_grid_that_is_not_self_edits_and_verdicts_is_refused_naming_the_file(t
     bad = json.loads(json.dumps(spec))
     bad["grid"]["solved"]["007bbfb7"] = [2]
     path.write_text(json.dumps(bad))
-    with pytest.raises(TaskFormatError, match="verdicts of task '007bbfb7' must list"):
+    with pytest.raises(TaskFormatError, match="verdicts of task '007bbfb7' must be a list of configuration"):
         load_subset(str(path))
 
 

@@ -8,13 +8,13 @@ import torch
 from tiny import learnable_run_inputs, new_llama
 
 from arc_seal.config import CONFIG, from_dict, load_yaml, store_config
-from arc_seal.curate import DROP_REASONS, curate_pool, subset_spec
+from arc_seal.curate import DROP_REASONS, curate_pool, run_grid, subset_spec
 from arc_seal.data import load_subset
 from arc_seal.distributed import Ranks
 from arc_seal.encoding import TaskEncoder
 from arc_seal.errors import ConfigError
 from arc_seal.grid import Task
-from arc_seal.jobs import Job, Stages, configuration_job, self_edit_job
+from arc_seal.jobs import Job, Stages, configuration_job, pair_seed, self_edit_job, self_edit_ttt
 from arc_seal.policy import _option_logprobs, configuration_probabilities, prompt_ids, sample_schema
 from arc_seal.records import JobRecord, Stage
 from arc_seal.reward import RewardTable, expected_accuracy, paired_bootstrap
@@ -79,6 +79,48 @@ def test_a_grid_verdict_is_what_a_fresh_ttt_run_of_the_pair_gets(tmp_path):
     assert not all(r.solved for r in graded.values())
 
 
+def test_solve_rates_from_several_seeds_equal_fresh_runs_of_those_seeds(tmp_path):
+    config, inputs = _config(tmp_path, pair_seeds=3)
+    engine = load_engine(config, "cpu")
+    tasks = load_subset(str(inputs["subset"])).train
+    configs = [LEARNS, BARELY]
+
+    def judge(job, edit, seed):
+        return configuration_job(engine, job, config, edit, seed)
+
+    (tmp_path / "grid").mkdir()
+    stages = Stages(tmp_path / "grid", config, Ranks())
+    grid = subset_spec("tasks", run_grid(stages, tasks, configs, judge, 3), configs, {})["grid"]
+    grid["settings"] = config.verdict_settings()
+    table = RewardTable.from_grid(json.loads(json.dumps(grid)))  # as a subset file holds it
+    assert grid["pair_seeds"] == table.pair_seeds == 3
+    for task in tasks:
+        for i, edit in enumerate(configs):
+            fresh = [
+                configuration_job(engine, Job(Stage.GRID, 0, task, 0, seed=5), config, edit, s)
+                for s in range(3)
+            ]
+            assert [table.verdict(task.id, edit, s) for s in range(3)] == [
+                bool(r.solved) for r in fresh
+            ]
+            assert table.row(task.id)[i] == np.mean([bool(r.solved) for r in fresh])
+            assert len({self_edit_ttt(config, task, edit, 0, s).seed for s in range(3)}) == 3
+    # a sampled self-edit's reward is the verdict of the seed its job draws, as training says
+    task = tasks[0]
+    for sample in range(3):
+        job = Job(Stage.REST_EM, 1, task, sample, seed=40 + sample)
+        looked_up = self_edit_job(engine, job, config, SelfEditSpace((LEARNS,)), table)
+        fresh = self_edit_job(engine, job, config, SelfEditSpace((LEARNS,)))
+        assert looked_up.from_grid and not fresh.from_grid
+        assert (
+            looked_up.solved
+            == fresh.solved
+            == table.verdict(task.id, LEARNS, pair_seed(config, job))
+        )
+    solved = [table.verdict(t.id, e, s) for t in tasks for e in configs for s in range(3)]
+    assert any(solved) and not all(solved)  # the check is not all one verdict
+
+
 def _policy():
     torch.manual_seed(0)
     tok = build_compact_tokenizer()
@@ -141,7 +183,7 @@ def test_curation_drops_trivial_icl_solved_none_solved_and_all_solved_tasks(tmp_
     def icl(job):
         return JobRecord(*job.key, solved=job.task.id == "easy-0")
 
-    def judge(job, edit):
+    def judge(job, edit, seed):
         return JobRecord(*job.key, solved=verdicts.get(job.task.id, [False, True])[job.sample])
 
     stages = Stages(tmp_path, from_dict({"wandb": "disabled"}), Ranks())
