@@ -1,11 +1,12 @@
 """Every setting of a run: one dataclass, read from YAML, overridden from the command line.
 
-Each field's documentation is its ``--flag`` help. The nested sections ``ttt``, ``predict``
-and ``sft`` take the fields of ``TTTConfig``, ``PredictConfig`` and ``SFTConfig`` and are set
-from the command line with dotted flags (``--ttt.max-steps 64``); list fields take several
-values (``--learning-rates 0.001 0.01``). Every value is checked when the run starts.
-Settings sit at the bottom of the package: reading and checking a YAML file imports neither
-torch nor transformers, so it is quick and safe wherever the file comes from.
+Each field's documentation is its ``--flag`` help. The nested sections ``ttt``, ``predict``,
+``sft`` and ``head`` take the fields of ``TTTConfig``, ``PredictConfig``, ``SFTConfig`` and
+``HeadConfig`` and are set from the command line with dotted flags (``--ttt.max-steps 64``);
+list fields take several values (``--learning-rates 0.001 0.01``). Every value is checked
+when the run starts. Settings sit at the bottom of the package: reading and checking a YAML
+file imports neither torch nor transformers, so it is quick and safe wherever the file comes
+from.
 """
 
 from __future__ import annotations
@@ -210,6 +211,20 @@ class SFTConfig:
 
 
 @dataclass(frozen=True)
+class HeadConfig:
+    """Fitting the configuration head (``policy: head``) to rewarded pairs."""
+
+    learning_rate: float = setting(1.0, "gradient descent's step size", gt=0)
+    steps: int = setting(100, "full-batch steps per ReST-EM iteration", ge=1)
+    l2: float = setting(
+        0.01, "L2 penalty on the head's weights: a pull towards no preference", ge=0
+    )
+
+    def __post_init__(self) -> None:
+        check(self)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     subset: str = setting("simplified", "task subset: a name in tasks/ or a subset JSON file")
     model: str | None = setting(None, "HF model id or local directory; unset: the embedded model")
@@ -281,6 +296,25 @@ class RunConfig:
         "drawn by its job, as a grid verdict it reads is",
         ge=1,
     )
+    policy: str = setting(
+        "language_model",
+        "what chooses a self-edit: the language model writing it (language_model, as SEAL), "
+        "or a configuration head on the model's hidden state at the end of the self-edit "
+        "prompt, over the grid's configurations (head: starts uniform; ReST-EM fits the "
+        "head, the model stays as it is)",
+        choices=("language_model", "head"),
+    )
+    blind: bool = setting(
+        False,
+        "the policy's prompt holds none of the task's demonstrations (the SEAL-blind control: "
+        "only a preference shared by every task can be learned)",
+    )
+    rewarded_pairs: str = setting(
+        "every",
+        "what ReST-EM learns from per iteration: every rewarded sample (every, the reference: a "
+        "pair sampled twice counts twice) or each rewarded (task, configuration) pair once",
+        choices=("every", "once"),
+    )
     reward: str = setting(
         "binary", "binary (pass@2 solve) or best_of_n (best dense score per task)", choices=REWARDS
     )
@@ -317,6 +351,7 @@ class RunConfig:
     ttt: TTTConfig = setting(TTTConfig(), "TTT defaults a self-edit's choices are applied to")
     predict: PredictConfig = setting(PredictConfig(), "voted prediction settings")
     sft: SFTConfig = setting(SFTConfig(), "policy fine-tuning on rewarded self-edits")
+    head: HeadConfig = setting(HeadConfig(), "the configuration head's fitting (policy: head)")
     output_dir: str | None = setting(None, "run directory; unset: runs/<timestamp>-<subset>")
     wandb: str = setting(
         "offline", "W&B logging (offline files inside the run directory)", choices=WANDB_MODES
@@ -330,6 +365,10 @@ class RunConfig:
             )
         if self.self_edit_space == "grid" and self.decoding != "schema":
             raise ConfigError("self_edit_space: grid needs decoding: schema")
+        if self.policy == "head" and self.self_edit_space != "grid":
+            raise ConfigError(
+                "policy: head chooses among a grid's configurations: it needs self_edit_space: grid"
+            )
 
     def verdict_settings(self) -> dict:
         """What a (task, configuration) pair's verdict depends on besides the pair: the model,

@@ -8,7 +8,7 @@ every sample is valid and has a log-probability.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -70,6 +70,12 @@ def _reference_demos(task: Task) -> str:
         out = [" ".join(map(str, row)) for row in e.output.tolist()]
         blocks.append("Input:\n" + "\n".join(rows) + "\nOutput:\n" + "\n".join(out))
     return "\n---\n".join(blocks)
+
+
+def shown_task(task: Task, blind: bool) -> Task:
+    """The task as the policy's prompt shows it: without its demonstrations in the blind
+    control (``blind: true``), so the prompt is the same for every task."""
+    return replace(task, train=[]) if blind else task
 
 
 def prompt_ids(encoder: TaskEncoder, task: Task, style: str = "arc-seal") -> list[int]:
@@ -247,11 +253,12 @@ def write_self_edit(
     seed: int,
     space: SelfEditSpace,
 ) -> Draft:
-    """A self-edit for ``task`` under the config's decoding (schema decoding chooses among
-    ``space``), retried up to ``max_invalid_retries`` times while the reply is not a valid
-    self-edit."""
+    """A self-edit for ``task`` (as ``shown_task`` shows it) under the config's decoding
+    (schema decoding chooses among ``space``), retried up to ``max_invalid_retries`` times
+    while the reply is not a valid self-edit."""
     rng = np.random.default_rng(seed)
     tries, logprob = 0, None
+    task = shown_task(task, config.blind)
     while True:
         tries += 1
         if config.decoding == "schema":

@@ -32,10 +32,14 @@ from arc_seal.training import (
 )
 
 
-def reinforced(records: list[JobRecord], rule: str, baselines: dict[str, float]) -> list[JobRecord]:
+def reinforced(
+    records: list[JobRecord], rule: str, baselines: dict[str, float], once: bool = False
+) -> list[JobRecord]:
     """The sample records to learn from.
 
-    ``binary``: every valid self-edit whose adapted model solved its task (pass@2).
+    ``binary``: every valid self-edit whose adapted model solved its task (pass@2); with
+    ``once``, each rewarded (task, configuration) pair once (its first sample), so that a pair
+    the policy already favours is not reinforced more for being sampled more.
     ``best_of_n``: per task, the valid self-edit with the highest dense score (cell accuracy
     of the best attempt), provided it beats both the un-adapted model's score
     ``baselines[task]`` and a trivial answer's (one colour, or the input copied): a self-edit
@@ -43,7 +47,11 @@ def reinforced(records: list[JobRecord], rule: str, baselines: dict[str, float])
     """
     valid = [r for r in records if r.self_edit is not None and r.failure is None and r.scored]
     if rule == "binary":
-        return [r for r in valid if r.solved]
+        solved = [r for r in valid if r.solved]
+        if once:
+            first = {(r.task_id, r.self_edit): r for r in reversed(solved)}
+            solved = [r for r in solved if first[r.task_id, r.self_edit] is r]
+        return solved
     if rule != "best_of_n":
         raise ValueError(f"unknown reward rule {rule!r}")
     chosen = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,8 +40,9 @@ from arc_seal.evaluate import (
     seal_after,
 )
 from arc_seal.grid import known_outputs
-from arc_seal.jobs import Job, Stages, job_seed, run_job, self_edit_job
-from arc_seal.policy import configuration_probabilities
+from arc_seal.jobs import Job, Stages, job_seed, judge_self_edit, run_job, self_edit_job
+from arc_seal.policy import Draft, configuration_probabilities, shown_task
+from arc_seal.policy_head import ConfigurationHead, prompt_features
 from arc_seal.predict import voted_attempts
 from arc_seal.records import Choices, JobRecord, PolicyUpdate, Stage
 from arc_seal.render import render_task
@@ -52,6 +54,7 @@ from arc_seal.synthetic import family
 from arc_seal.ttt import TTTEngine, load_engine
 
 log = logging.getLogger(__name__)
+HEAD_FILE = "head.safetensors"
 
 
 class Experiment:
@@ -91,6 +94,8 @@ class Experiment:
         self.policy: PreTrainedModel | None = None
         """With ``ttt_learner: initial``, the reinforced policy (None until it is reinforced:
         the engine's base model writes the self-edits)."""
+        self._head: ConfigurationHead | None = None
+        self._features: dict[str, np.ndarray] | None = None
 
     def icl(self, job: Job) -> JobRecord:
         return run_job(self.engine, job, None, self.config.predict)
@@ -100,17 +105,46 @@ class Experiment:
 
     def self_edit(self, job: Job) -> JobRecord:
         table = self.table if self.config.reward_source == "grid" else None
+        if self.config.policy == "head":
+            return judge_self_edit(self.engine, job, self.config, self.head_draft(job), table)
         return self_edit_job(self.engine, job, self.config, self.space, table, self.policy)
+
+    def features(self) -> dict[str, np.ndarray]:
+        """The head's view of every task of the subset (``policy_head.prompt_features`` of the
+        prompt as ``shown_task`` shows it), read once from the frozen model."""
+        if self._features is None:
+            tasks = [shown_task(t, self.config.blind) for t in self.subset.train + self.subset.eval]
+            with self.engine.base_model():
+                self._features = prompt_features(
+                    self.engine.model, self.engine.encoder, tasks, self.config.self_edit_prompt
+                )
+        return self._features
+
+    def head(self) -> ConfigurationHead:
+        """The configuration head as it is now: uniform until ReST-EM fits it."""
+        if self._head is None:
+            self._head = ConfigurationHead.uniform(len(self.space.configurations), self.features())
+        return self._head
+
+    def head_draft(self, job: Job) -> Draft:
+        """The head's self-edit for the job's task: a configuration drawn by the job's seed."""
+        probs = self.head().probabilities(self.features()[job.task.id])
+        i = int(np.random.default_rng(job.seed).choice(len(probs), p=probs))
+        edit = self.space.configurations[i]
+        return Draft(edit.text(), edit, None, 1, float(np.log(probs[i])))
 
     def choices(self, job: Job) -> Choices:
         """The policy's exact probability of each grid configuration for the job's task."""
         c = self.config
+        if c.policy == "head":
+            probs = self.head().probabilities(self.features()[job.task.id])
+            return Choices(job.iteration, job.task.id, [round(float(p), 6) for p in probs])
         with self.engine.base_model():
             model = self.engine.model if self.policy is None else self.policy
             probs = configuration_probabilities(
                 model,
                 self.engine.encoder,
-                job.task,
+                shown_task(job.task, c.blind),
                 self.space,
                 1.0 if c.temperature is None else c.temperature,
                 c.self_edit_prompt,
@@ -156,7 +190,7 @@ class Experiment:
             baselines = {r.task_id: r.cell_accuracy or 0.0 for r in rows}
         rate = sum(bool(r.solved) for r in samples) / max(1, len(samples))
         self.tracker.log({"iteration": iteration, "train_reward_rate": rate})
-        chosen = reinforced(samples, c.reward, baselines)
+        chosen = reinforced(samples, c.reward, baselines, once=c.rewarded_pairs == "once")
         adapter = self.run_dir / "policy" / f"iteration-{iteration}"
         key = (Stage.SFT, iteration, "*", 0)
         done = self.records.get(key)
@@ -168,7 +202,9 @@ class Experiment:
             self.ranks.barrier()
             self.records.refresh()
             done = self.records.get(key)
-        if done.pairs and done.failure is None:
+        if done.pairs and done.failure is None and c.policy == "head":
+            self._head = ConfigurationHead.load(adapter / HEAD_FILE)
+        elif done.pairs and done.failure is None:
             base = self.policy_base()
             if self.config.sft.float32:
                 base = base.float()
@@ -181,8 +217,21 @@ class Experiment:
         policy (and, with ``ttt_learner: policy``, the next TTT base)."""
         c = self.config
         stats = SFTStats(pairs=0, steps=0)
-        if chosen:
-            tasks = {t.id: t for t in self.subset.train}
+        seed = job_seed(c, Stage.SFT, iteration, "*", 0)
+        if chosen and c.policy == "head":
+            start = time.perf_counter()
+            index = self.space.configurations.index
+            losses = self.head().fit(
+                [self.features()[r.task_id] for r in chosen],
+                [index(r.self_edit) for r in chosen],
+                c.head,
+                seed,
+            )
+            self.head().save(adapter / HEAD_FILE)
+            stats = SFTStats(len(chosen), c.head.steps, losses, time.perf_counter() - start)
+            note = f"head fitted to {len(chosen)} rewarded (task, configuration) pairs"
+        elif chosen:
+            tasks = {t.id: shown_task(t, c.blind) for t in self.subset.train}
             pairs = [(tasks[r.task_id], r.self_edit_text) for r in chosen]
             merged, stats = sft_policy(
                 self.policy_base(),
@@ -190,7 +239,7 @@ class Experiment:
                 pairs,
                 c.sft,
                 c.ttt.lora_targets,
-                job_seed(c, Stage.SFT, iteration, "*", 0),
+                seed,
                 save_to=adapter,
                 style=c.self_edit_prompt,
             )

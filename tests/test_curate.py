@@ -165,7 +165,7 @@ def test_a_grid_that_is_not_self_edits_and_verdicts_is_refused_naming_the_file(t
     bad = json.loads(json.dumps(spec))
     bad["grid"]["solved"]["007bbfb7"] = [2]
     path.write_text(json.dumps(bad))
-    with pytest.raises(TaskFormatError, match="verdicts of task '007bbfb7' must be a list of configuration"):
+    with pytest.raises(TaskFormatError, match="task '007bbfb7' must be a list of configuration"):
         load_subset(str(path))
 
 

@@ -210,19 +210,13 @@ def test_the_paired_bootstrap_interval():
         paired_bootstrap({"x": 1.0}, {"y": 1.0})
 
 
-def _grid_experiment(tmp_path) -> tuple[Experiment, dict]:
+def _grid_experiment(tmp_path, verdicts=None, **changes) -> tuple[Experiment, dict]:
     """The tiny learnable subset, with a grid computed by real TTT runs of two configurations
-    under the run's settings, and a run that reads its verdicts."""
-    config, inputs = _config(
-        tmp_path,
-        reward_source="grid",
-        self_edit_space="grid",
-        ttt_learner="initial",
-        iterations=2,
-        samples_per_task=2,
-        eval_samples=2,
-        seal_each_iteration=True,
-    )
+    under the run's settings (or, to test a policy, the ``verdicts`` given: task index ->
+    verdict per configuration), and a run that reads its verdicts."""
+    settings = {"reward_source": "grid", "self_edit_space": "grid", "ttt_learner": "initial"}
+    settings |= {"iterations": 2, "samples_per_task": 2, "eval_samples": 2}
+    config, inputs = _config(tmp_path, **(settings | changes), seal_each_iteration=True)
     spec = json.loads(inputs["subset"].read_text())
     engine = load_engine(config, "cpu")
     subset = load_subset(str(inputs["subset"]))
@@ -232,7 +226,9 @@ def _grid_experiment(tmp_path) -> tuple[Experiment, dict]:
             bool(configuration_job(engine, Job(Stage.GRID, 0, t, i, seed=0), config, e).solved)
             for i, e in enumerate((LEARNS, BARELY))
         ]
-        for t in tasks
+        if verdicts is None
+        else verdicts[k]
+        for k, t in enumerate(tasks)
     }
     grid = subset_spec("tasks", solved, [LEARNS, BARELY], config.verdict_settings())["grid"]
     inputs["subset"].write_text(json.dumps(spec | {"grid": grid}))
@@ -269,6 +265,60 @@ def test_a_run_reads_its_verdicts_from_the_grid_and_keeps_its_learner(tmp_path):
     assert update.pairs > 0 and experiment.policy is not None
     for name, before in learner.items():
         assert torch.equal(experiment.engine.model.get_parameter(name), before), name
+
+
+def test_the_head_policy_starts_uniform_learns_from_rewards_and_resumes_alike(tmp_path):
+    # LEARNS solves both train tasks, BARELY neither; the eval task: LEARNS only
+    head = {"policy": "head", "rewarded_pairs": "once", "samples_per_task": 4}
+    verdicts = [[True, False], [True, False], [True, False]]
+    experiment, solved = _grid_experiment(tmp_path, verdicts, **head)
+    (tmp_path / "run").mkdir()
+    results = experiment.run(tmp_path / "run")
+    before = experiment.probabilities(0)
+    assert before and all(np.allclose(p, 0.5) for p in before.values())  # two configurations
+    update = next(iter(experiment.records.updates()))
+    samples = [r for r in experiment.records.jobs() if r.stage == Stage.REST_EM]
+    assert update.pairs == len({r.task_id for r in samples if r.self_edit == LEARNS}) > 0
+    after = experiment.probabilities(2)
+    assert after.keys() == before.keys() and all(p[0] > 0.6 for p in after.values())
+    assert results.rows["seal_expected"].expected > results.rows["no_rl_expected"].expected
+    assert (tmp_path / "run" / "policy" / "iteration-1" / "head.safetensors").is_file()
+    again, _ = _grid_experiment(tmp_path / "again", verdicts, **head)
+    again.run(tmp_path / "run")  # everything recorded: the heads are loaded, not fitted
+    assert (
+        json.loads((tmp_path / "run" / "results.json").read_text())["rows"]
+        == json.loads(results.to_json())["rows"]
+    )
+
+
+def test_the_blind_run_is_the_same_run_with_the_demonstrations_hidden(tmp_path):
+    runs = {}
+    for blind in (False, True):
+        experiment, _ = _grid_experiment(
+            tmp_path / str(blind),
+            [[True, False], [False, True], [True, False]],
+            policy="head",
+            blind=blind,
+        )
+        (tmp_path / str(blind) / "run").mkdir()
+        experiment.run(tmp_path / str(blind) / "run")
+        runs[blind] = experiment
+    seen, hidden = runs[False], runs[True]
+    paths = {"subset": hidden.config.subset, "model": hidden.config.model}  # its own copies
+    assert hidden.config == replace(seen.config, blind=True, **paths)
+    features = list(hidden.features().values())
+    assert all(np.array_equal(f, features[0]) for f in features)  # no task is told apart
+    assert not all(
+        np.array_equal(f, list(seen.features().values())[0]) for f in seen.features().values()
+    )
+    jobs = {b: {r.key: r for r in runs[b].records.jobs()} for b in runs}
+    assert jobs[True].keys() == jobs[False].keys()  # the same jobs, seeds and grid
+    for key, r in jobs[True].items():
+        other = jobs[False][key]
+        if r.self_edit == other.self_edit and r.stage != Stage.ICL:
+            assert r.solved == other.solved  # the same pair, the same drawn seed
+    blind_after = hidden.probabilities(2)
+    assert all(np.allclose(p, list(blind_after.values())[0]) for p in blind_after.values())
 
 
 def test_a_grid_computed_under_other_settings_is_refused(tmp_path):
