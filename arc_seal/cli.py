@@ -224,13 +224,34 @@ def compare(argv: Sequence[str] | None = None) -> int:
     """Put several runs of one setting (different seeds) into one table: mean [lowest, highest].
 
     arc-seal compare runs/seed0 runs/seed1 runs/seed2
+    arc-seal compare runs/seal-0 runs/seal-1 --blind runs/blind-0 runs/blind-1 --picture c.png
     """
-    from arc_seal.report import read_results, seeds_markdown
+    from arc_seal.report import choice_panels, read_results, seeds_markdown
 
     parser = _parser(compare, None)
     parser.add_argument("runs", type=Path, nargs="+", help="run directories with results.json")
+    parser.add_argument(
+        "--blind",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="the runs' SEAL-blind twins (blind: true, one per seed): their SEAL rows are put "
+        "beside the runs' and compared",
+    )
+    parser.add_argument(
+        "--picture", type=Path, help="write the policy's choices per family here (PNG)"
+    )
     args = parser.parse_args(argv)
-    print(seeds_markdown(read_results(args.runs)))
+    runs = read_results(args.runs)
+    blind = read_results(args.blind) if args.blind else []
+    if blind and {(r.subset, r.model) for r in blind} != {(runs[0].subset, runs[0].model)}:
+        raise ConfigError("--blind: the twins ran on another subset or model than the runs")
+    print(seeds_markdown(runs, blind))
+    panels = choice_panels(runs, blind)
+    if args.picture and panels:
+        from arc_seal.render import render_choices
+
+        print(f"choices per family: {render_choices(panels, args.picture)}")
     return 0
 
 

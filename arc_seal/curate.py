@@ -194,6 +194,15 @@ def best_configuration(table: RewardTable, tasks: list[str], fallback: int = 0) 
     return max(range(n), key=lambda i: (round(float(totals[i]), 9), i == fallback, -i))
 
 
+def best_configurations(table: RewardTable, tasks: list[str]) -> list[int]:
+    """Every configuration with the highest summed solve rate over ``tasks`` (none when no
+    configuration solves any)."""
+    totals = np.sum([table.row(t) for t in tasks], axis=0) if tasks else np.zeros(1)
+    if not totals.any():
+        return []
+    return [i for i, v in enumerate(totals) if np.isclose(v, totals.max())]
+
+
 def train_mixture(table: RewardTable, train: list[str]) -> np.ndarray:
     """A task-blind policy's choice probabilities: each configuration in proportion to its
     summed solve rate over the train tasks (uniform when none solves any)."""

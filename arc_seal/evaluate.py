@@ -33,6 +33,7 @@ class Row(StrEnum):
     ICL = "icl"
     NO_RL = "no_rl"
     SEAL = "seal"
+    SEAL_BLIND = "seal_blind"
     ORACLE = "oracle"
     ORACLE_TRAIN = "oracle_train"
     UNIFORM = "uniform"
@@ -47,6 +48,7 @@ ROW_NAMES = {
     Row.ICL: "ICL (no TTT)",
     Row.NO_RL: "TTT + self-edit, no RL",
     Row.SEAL: "SEAL (TTT + self-edit after ReST-EM)",
+    Row.SEAL_BLIND: "SEAL-blind (the same ReST-EM, no demonstration in the policy's prompt)",
     Row.ORACLE: "Oracle TTT config",
     Row.ORACLE_TRAIN: "Oracle TTT config, train tasks",
     Row.UNIFORM: "Uniformly random config (expected, from the grid)",
@@ -221,10 +223,14 @@ class Results:
     """Before and after ReST-EM: family -> the policy's mean probability per configuration."""
     grid_by_family: dict[str, list[float]] | None = None
     """Family -> eval tasks each grid configuration solves (summed solve rates)."""
+    choices_by_task: dict[str, dict[str, list[float]]] | None = None
+    """Before and after ReST-EM: eval task -> the policy's probability per configuration."""
+    best_by_family: dict[str, list[int]] | None = None
+    """Family -> the configurations with the highest summed solve rate on its train tasks."""
 
     def to_json(self) -> str:
         raw = asdict(self)
-        for name in ("choices_by_family", "grid_by_family"):
+        for name in ("choices_by_family", "grid_by_family", "choices_by_task", "best_by_family"):
             if raw[name] is None:
                 del raw[name]
         return json.dumps(raw, indent=1)

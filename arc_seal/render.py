@@ -107,3 +107,24 @@ def render_task(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
     return path
+
+
+def render_choices(panels: dict[str, dict[str, list[float]]], out: Path) -> Path:
+    """The policy's choice probabilities as pictures, one panel per title: families (rows) x
+    configurations (columns), each cell the mean probability over the family's eval tasks, so
+    a policy that reads the task shows a different bright cell in different rows."""
+    figure = Figure(figsize=(3.2 * len(panels) + 1, 0.35 * max(map(len, panels.values())) + 1.6))
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, by_family) in zip(axes, panels.items(), strict=True):
+        families = sorted(by_family)
+        image = ax.imshow(
+            np.array([by_family[g] for g in families]), vmin=0, vmax=1, cmap="viridis"
+        )
+        ax.set_yticks(range(len(families)), families if ax is axes[0] else [""] * len(families))
+        ax.set_xticks(range(len(by_family[families[0]])))
+        ax.set_xticklabels([f"c{i}" for i in range(len(by_family[families[0]]))], fontsize=7)
+        ax.set_title(title, fontsize=8)
+    figure.colorbar(image, ax=list(axes), shrink=0.8, label="p(configuration)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=110, bbox_inches="tight")
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import netrc
 import os
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -29,9 +30,12 @@ TABLE_ROWS = (
     expected(Row.NO_RL),
     Row.SEAL,
     expected(Row.SEAL),
+    Row.SEAL_BLIND,
+    expected(Row.SEAL_BLIND),
     Row.ORACLE,
     Row.ORACLE_TRAIN,
     Row.UNIFORM,
+    Row.TRAIN_MIXTURE,
     Row.BEST_FIXED,
     Row.BEST_PER_FAMILY,
     Row.GRID_ORACLE,
@@ -102,7 +106,7 @@ def results_markdown(results: Results) -> str:
         "input copied), on the same jobs; a cell accuracy below it is no evidence of skill."
     )
     lines += ["", note, "", f"Time: {seconds}", ""]
-    lines += effect_markdown([results])
+    lines += effect_markdown([results], [])
     return "\n".join(lines + choices_markdown([rows]))
 
 
@@ -125,9 +129,36 @@ def read_results(run_dirs: list[Path]) -> list[Results]:
     return runs
 
 
-def seeds_markdown(runs: list[Results]) -> str:
+def with_blind(runs: list[Results], blind: list[Results]) -> list[Results]:
+    """The runs with their SEAL-blind twins' SEAL rows beside their own (as ``seal_blind``
+    and ``seal_blind_expected``): twin and run paired by RL seed."""
+    by_seed = {r.seed: r for r in blind}
+    missing = sorted({r.seed for r in runs} - set(by_seed))
+    if missing or len(by_seed) != len(blind) or len(blind) != len(runs):
+        raise ConfigError(
+            f"each run needs one SEAL-blind twin of the same seed: runs of seeds "
+            f"{sorted(r.seed for r in runs)}, twins of seeds {sorted(r.seed for r in blind)}"
+        )
+    out = []
+    for run in runs:
+        twin = by_seed[run.seed]
+        rows = dict(run.rows)
+        for mine, theirs in (
+            (Row.SEAL_BLIND, Row.SEAL),
+            (expected(Row.SEAL_BLIND), expected(Row.SEAL)),
+        ):
+            if theirs in twin.rows:
+                rows[mine] = twin.rows[theirs]
+        out.append(replace(run, rows=rows))
+    return out
+
+
+def seeds_markdown(runs: list[Results], blind: list[Results] | None = None) -> str:
     """One table over several runs (seeds) of the same setting: each row's mean with the
-    lowest and highest run beside it, so a gap between rows can be read against the spread."""
+    lowest and highest run beside it, so a gap between rows can be read against the spread;
+    with ``blind``, each run's SEAL-blind twin's rows beside its own, and the contrasts."""
+    if blind:
+        runs = with_blind(runs, blind)
     seeds = ", ".join(str(r.seed) for r in runs)
     header = ["setting", "pass@2 accuracy", "cell accuracy", "trivial answer", "shape accuracy"]
     table = []
@@ -146,42 +177,53 @@ def seeds_markdown(runs: list[Results]) -> str:
     lines = [f"# {runs[0].subset}: {runs[0].model}, {len(runs)} runs (seeds {seeds})", ""]
     lines += markdown_table(header, table)
     lines += ["", "Each cell: mean over runs [lowest, highest].", ""]
-    lines += effect_markdown(runs)
+    lines += effect_markdown(runs, blind or [])
     return "\n".join(lines + choices_markdown([r.rows for r in runs]))
 
 
-def _per_task_mean(runs: list[Results], row: str) -> dict[str, float]:
-    """A row's score per task, averaged over its samples and over the runs."""
-    tasks = runs[0].rows[row].per_task
-    return {t: float(np.mean([np.mean(r.rows[row].per_task[t]) for r in runs])) for t in tasks}
+def _per_task(run: Results, row: str) -> dict[str, float]:
+    """A row's score per task in one run, averaged over its samples."""
+    return {t: float(np.mean(v)) for t, v in run.rows[row].per_task.items()}
 
 
 # The differences the SEAL-effect experiment asks about: (row, row it is compared with).
 CONTRASTS = (
+    (expected(Row.SEAL), expected(Row.SEAL_BLIND)),
+    (expected(Row.SEAL), Row.TRAIN_MIXTURE),
     (expected(Row.SEAL), Row.BEST_FIXED),
     (expected(Row.SEAL), expected(Row.NO_RL)),
     (expected(Row.SEAL), Row.BEST_PER_FAMILY),
+    (Row.SEAL, Row.SEAL_BLIND),
     (Row.SEAL, Row.BEST_FIXED),
     (Row.SEAL, Row.NO_RL),
 )
 
 
-def effect_markdown(runs: list[Results]) -> list[str]:
-    """Over runs (RL seeds) on one curated subset: each contrast's mean difference over eval
-    tasks (each task's score averaged over samples and runs) with a 95% paired-bootstrap
-    interval, the share of the best-fixed-to-grid-oracle gap SEAL closes, and, per family, how
-    much of the policy's probability sits on the family's best configurations before and after
-    ReST-EM."""
-    from arc_seal.reward import paired_bootstrap
+def _gap_closed(means: dict[str, float], low: str, high: str, what: str) -> list[str]:
+    seal = means[expected(Row.SEAL)]
+    if low not in means or high not in means or means[high] <= means[low]:
+        return []
+    share = (seal - means[low]) / (means[high] - means[low])
+    return [
+        f"SEAL (expected) closes {100 * share:.0f}% of the gap from {what} "
+        f"({100 * means[low]:.1f}% to {100 * means[high]:.1f}%)."
+    ]
+
+
+def effect_markdown(runs: list[Results], blind: list[Results]) -> list[str]:
+    """Over runs (RL seeds) on one curated subset: each contrast's mean difference with a 95%
+    interval from a paired bootstrap over eval tasks and runs together, the share of two gaps
+    SEAL closes, and, per family, what the policy favours before and after ReST-EM."""
+    from arc_seal.reward import paired_bootstrap_runs
 
     rows = [n for n in runs[0].rows if all(n in r.rows for r in runs)]
     if expected(Row.SEAL) not in rows or Row.BEST_FIXED not in rows:
         return []
-    means = {n: _per_task_mean(runs, n) for n in rows}
+    scores = {n: [_per_task(r, n) for r in runs] for n in rows}
     table = []
     for a, b in CONTRASTS:
-        if a in means and b in means:
-            mean, low, high = paired_bootstrap(means[a], means[b])
+        if a in scores and b in scores:
+            mean, low, high = paired_bootstrap_runs(scores[a], scores[b])
             table.append(
                 [
                     f"{row_title(a)} - {row_title(b)}",
@@ -191,29 +233,46 @@ def effect_markdown(runs: list[Results]) -> list[str]:
             )
     lines = ["## The SEAL effect", ""]
     lines += markdown_table(["difference (points)", "mean", "95% interval"], table)
-    fixed, oracle = (
-        float(np.mean(list(means[n].values()))) for n in (Row.BEST_FIXED, Row.GRID_ORACLE)
+    means = {n: float(np.mean([list(x.values()) for x in v])) for n, v in scores.items()}
+    lines.append("")
+    lines += _gap_closed(
+        means,
+        Row.TRAIN_MIXTURE,
+        Row.BEST_PER_FAMILY,
+        "the train mixture to the best configuration per family",
     )
-    seal = float(np.mean(list(means[expected(Row.SEAL)].values())))
-    if oracle > fixed:
-        lines.append(
-            f"\nSEAL (expected) closes {100 * (seal - fixed) / (oracle - fixed):.0f}% of the gap "
-            f"from the best fixed configuration ({100 * fixed:.1f}%) to the grid oracle "
-            f"({100 * oracle:.1f}%)."
-        )
+    lines += _gap_closed(
+        means, Row.BEST_FIXED, Row.GRID_ORACLE, "the best fixed configuration to the grid oracle"
+    )
+    tasks = len(runs[0].rows[Row.BEST_FIXED].per_task)
     lines += [
         "",
-        f"Paired bootstrap over the {len(means['best_fixed'])} eval tasks (10,000 resamples), "
-        f"each task's score averaged over samples and the {len(runs)} runs.",
+        f"Paired bootstrap over the {tasks} eval tasks and the {len(runs)} runs together "
+        "(10,000 resamples of both), each task's score averaged over its samples.",
         "",
     ]
-    return lines + family_choices_markdown(runs)
+    return lines + family_choices_markdown(runs, blind)
 
 
-def family_choices_markdown(runs: list[Results]) -> list[str]:
+def _favourite_is_best(runs: list[Results], when: str) -> float | None:
+    """Share of (eval task, run) pairs whose most probable configuration is among its
+    family's best on train."""
+    from arc_seal.synthetic import family
+
+    hits = []
+    for r in runs:
+        if not (r.choices_by_task and r.best_by_family and when in r.choices_by_task):
+            return None
+        for t, p in r.choices_by_task[when].items():
+            hits.append(int(np.argmax(p)) in r.best_by_family.get(family(t), []))
+    return float(np.mean(hits)) if hits else None
+
+
+def family_choices_markdown(runs: list[Results], blind: list[Results]) -> list[str]:
     """Per family: the grid configurations that solve most of its eval tasks, and the policy's
-    probability of them before and after ReST-EM (mean over runs); then the configuration it
-    favours most, before and after."""
+    probability of them before and after ReST-EM (mean over runs), the configuration it
+    favours most, and the SEAL-blind twin's favourite; then how often the favourite on an eval
+    task is its family's best on train."""
     if not all(r.choices_by_family and r.grid_by_family for r in runs):
         return []
     grid = runs[0].grid_by_family
@@ -224,16 +283,49 @@ def family_choices_markdown(runs: list[Results]) -> list[str]:
         for when in (Row.NO_RL, Row.SEAL):
             probs = np.mean([r.choices_by_family[when][group] for r in runs], axis=0)
             cells += [f"{100 * probs[best].sum():.0f}%", f"c{int(np.argmax(probs))}"]
+        if blind:
+            probs = np.mean([r.choices_by_family[Row.SEAL][group] for r in blind], axis=0)
+            cells.append(f"c{int(np.argmax(probs))}")
         table.append(cells)
     header = ["family", "best configs (eval)", "p(best), no RL", "favoured, no RL"]
-    header += ["p(best), SEAL", "favoured, SEAL"]
+    header += ["p(best), SEAL", "favoured, SEAL"] + (["favoured, SEAL-blind"] if blind else [])
     lines = ["## Choices per family", ""] + markdown_table(header, table)
-    return lines + [
+    lines += [
         "",
         "p(best): the policy's probability, summed over the family's best configurations, mean "
         "over the family's eval tasks and the runs; favoured: its most probable configuration.",
         "",
     ]
+    shares = [
+        (name, _favourite_is_best(rs, Row.SEAL if name != "no RL" else Row.NO_RL))
+        for name, rs in (("no RL", runs), ("SEAL", runs), ("SEAL-blind", blind))
+        if rs
+    ]
+    said = [f"{name} {100 * v:.0f}%" for name, v in shares if v is not None]
+    if said:
+        lines += [
+            "The most probable configuration on an eval task is one of its family's best on "
+            f"train: {', '.join(said)} of (eval task, run) pairs.",
+            "",
+        ]
+    return lines
+
+
+def choice_panels(runs: list[Results], blind: list[Results]) -> dict[str, dict[str, list[float]]]:
+    """The choice picture's panels (``render.render_choices``): per family, the policy's mean
+    probability per configuration over its eval tasks and the runs, before and after ReST-EM,
+    for SEAL and its SEAL-blind twins."""
+    panels = {}
+    for label, rs in (("SEAL", runs), ("SEAL-blind", blind)):
+        if not rs or not all(r.choices_by_family for r in rs):
+            continue
+        for when, title in ((Row.NO_RL, "before RL"), (Row.SEAL, "after RL")):
+            families = rs[0].choices_by_family[when]
+            panels[f"{label}, {title}"] = {
+                g: np.mean([r.choices_by_family[when][g] for r in rs], axis=0).tolist()
+                for g in families
+            }
+    return panels
 
 
 def choices_markdown(runs: list[dict[str, RowSummary]]) -> list[str]:

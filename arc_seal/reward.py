@@ -86,3 +86,24 @@ def paired_bootstrap(
     means = diff[picks].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     return float(diff.mean()), float(low), float(high)
+
+
+def paired_bootstrap_runs(
+    a: list[dict[str, float]], b: list[dict[str, float]], resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Like ``paired_bootstrap`` over tasks and runs together: ``a[s][t]`` and ``b[s][t]`` are
+    two rows' scores on task ``t`` in run ``s`` (run ``s`` of both rows shares its RL seed).
+    Each resample draws the runs and the tasks with replacement, so the interval holds the
+    spread between RL seeds as well as between tasks."""
+    if len(a) != len(b) or not a:
+        raise ValueError("the two rows need the same runs, at least one")
+    tasks = sorted(set.intersection(*(set(x) for x in a + b)))
+    if not tasks:
+        raise ValueError("the two rows share no task")
+    diff = np.array([[x[t] - y[t] for t in tasks] for x, y in zip(a, b, strict=True)])
+    rng = np.random.default_rng(seed)
+    runs = rng.integers(len(a), size=(resamples, len(a)))
+    picks = rng.integers(len(tasks), size=(resamples, len(tasks)))
+    means = np.array([diff[r][:, p].mean() for r, p in zip(runs, picks, strict=True)])
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(diff.mean()), float(low), float(high)

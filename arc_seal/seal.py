@@ -26,7 +26,7 @@ from peft import PeftModel
 from transformers import PreTrainedModel
 
 from arc_seal.config import RunConfig
-from arc_seal.curate import grid_rows
+from arc_seal.curate import best_configurations, grid_rows
 from arc_seal.data import Subset, load_subset
 from arc_seal.distributed import Ranks
 from arc_seal.errors import ConfigError
@@ -37,6 +37,7 @@ from arc_seal.evaluate import (
     expected,
     expected_row,
     row_summary,
+    row_title,
     seal_after,
 )
 from arc_seal.grid import known_outputs
@@ -45,7 +46,7 @@ from arc_seal.policy import Draft, configuration_probabilities, shown_task
 from arc_seal.policy_head import ConfigurationHead, prompt_features
 from arc_seal.predict import voted_attempts
 from arc_seal.records import Choices, JobRecord, PolicyUpdate, Stage
-from arc_seal.render import render_task
+from arc_seal.render import render_choices, render_task
 from arc_seal.report import results_markdown, submission
 from arc_seal.rest_em import SFTStats, reinforced, sft_policy
 from arc_seal.reward import RewardTable, expected_accuracy
@@ -319,6 +320,14 @@ class Experiment:
         if c.self_edit_space == "grid":
             results.rows |= self.expected_rows()
             results.choices_by_family = self.choices_by_family()
+            results.choices_by_task = {
+                when: {t: p.round(6).tolist() for t, p in self.probabilities(i).items()}
+                for when, i in ((Row.NO_RL, 0), (Row.SEAL, c.iterations))
+            }
+            results.best_by_family = {
+                g: best_configurations(self.table, [t.id for t in s.train if family(t.id) == g])
+                for g in sorted({family(t.id) for t in s.train + s.eval})
+            }
             results.grid_by_family = {
                 g: np.sum([self.table.row(t.id) for t in s.eval if family(t.id) == g], axis=0)
                 .round(4)
@@ -326,6 +335,14 @@ class Experiment:
                 for g in sorted({family(t.id) for t in s.eval})
             }
         (self.run_dir / "results.json").write_text(results.to_json())
+        if results.choices_by_family:
+            render_choices(
+                {
+                    f"{row_title(w)}: {self.subset.name}": v
+                    for w, v in results.choices_by_family.items()
+                },
+                self.run_dir / "choices.png",
+            )
         (self.run_dir / "results.md").write_text(results_markdown(results))
         attempts = {
             t.id: voted_attempts(t, [r for r in rows[Row.SEAL] if r.task_id == t.id])

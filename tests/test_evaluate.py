@@ -1,6 +1,10 @@
-from arc_seal.evaluate import ROWS, Results, RowSummary, row_summary
+import pytest
+
+from arc_seal.errors import ConfigError
+from arc_seal.evaluate import ROWS, Results, RowSummary, expected_row, row_summary
 from arc_seal.records import JobRecord
-from arc_seal.report import results_markdown, seeds_markdown
+from arc_seal.render import render_choices
+from arc_seal.report import choice_panels, results_markdown, seeds_markdown
 from arc_seal.self_edit import SelfEdit
 
 
@@ -132,3 +136,63 @@ def test_a_row_read_from_a_results_file_of_before_keeps_its_count_or_its_expecta
     )
     assert (counted.correct, counted.expected, counted.solved) == (2, None, "2 / 8")
     assert (expected.correct, expected.expected, expected.solved) == (None, 1.25, "1.25 / 4")
+
+
+def _policy_run(seed: int, seal: dict[str, float], choices: dict[str, list[float]]) -> Results:
+    """A finished run on a grid subset with two eval tasks of two families: its expected rows
+    and its choices per task after ReST-EM."""
+    grid = {
+        "best_fixed": {"rot90-0": 0.0, "flip_lr-0": 1.0},
+        "train_mixture": {"rot90-0": 0.5, "flip_lr-0": 0.5},
+        "best_per_family": {"rot90-0": 1.0, "flip_lr-0": 1.0},
+        "grid_oracle": {"rot90-0": 1.0, "flip_lr-0": 1.0},
+        "no_rl_expected": {"rot90-0": 0.5, "flip_lr-0": 0.5},
+        "seal_expected": seal,
+    }
+    rows = {name: expected_row(v) for name, v in grid.items()}
+    uniform = [0.5, 0.5]
+    return Results(
+        "s",
+        "m",
+        seed,
+        rows,
+        choices_by_family={
+            "no_rl": {"rot90": uniform, "flip_lr": uniform},
+            "seal": {"rot90": choices["rot90-0"], "flip_lr": choices["flip_lr-0"]},
+        },
+        grid_by_family={"rot90": [1, 0], "flip_lr": [0, 1]},
+        choices_by_task={"no_rl": {"rot90-0": uniform, "flip_lr-0": uniform}, "seal": choices},
+        best_by_family={"rot90": [0], "flip_lr": [1]},
+    )
+
+
+def test_comparing_runs_with_their_blind_twins_puts_both_side_by_side_with_intervals(tmp_path):
+    reads = {"rot90-0": [0.9, 0.1], "flip_lr-0": [0.2, 0.8]}
+    one_for_all = {"rot90-0": [0.3, 0.7], "flip_lr-0": [0.3, 0.7]}
+    runs = [_policy_run(s, {"rot90-0": 0.9, "flip_lr-0": 0.8}, reads) for s in (0, 1)]
+    blind = [_policy_run(s, {"rot90-0": 0.3, "flip_lr-0": 0.7}, one_for_all) for s in (1, 0)]
+    text = seeds_markdown(runs, blind)
+    assert (
+        "| SEAL-blind (the same ReST-EM, no demonstration in the policy's prompt), expected |"
+        in text
+    )
+    # SEAL 0.85 on average, the twin 0.5: every resample of tasks and runs says +35 points
+    assert (
+        "| SEAL (TTT + self-edit after ReST-EM), expected - SEAL-blind (the same ReST-EM, no "
+        "demonstration in the policy's prompt), expected | +35.0 | [+10.0, +60.0] |"
+    ) in text
+    # the gap from the train mixture (50%) to the best per family (100%): SEAL 85%
+    assert "closes 70% of the gap from the train mixture" in text
+    assert "favoured, SEAL-blind" in text
+    assert "train: no RL 50%, SEAL 100%, SEAL-blind 50% of (eval task, run) pairs" in text
+    panels = choice_panels(runs, blind)
+    assert list(panels) == [
+        "SEAL, before RL",
+        "SEAL, after RL",
+        "SEAL-blind, before RL",
+        "SEAL-blind, after RL",
+    ]
+    assert panels["SEAL, after RL"]["rot90"] == [0.9, 0.1]
+    assert render_choices(panels, tmp_path / "c.png").stat().st_size > 0
+    with pytest.raises(ConfigError, match="one SEAL-blind twin of the same seed"):
+        seeds_markdown(runs, blind[:1])

@@ -283,6 +283,14 @@ def test_the_head_policy_starts_uniform_learns_from_rewards_and_resumes_alike(tm
     assert after.keys() == before.keys() and all(p[0] > 0.6 for p in after.values())
     assert results.rows["seal_expected"].expected > results.rows["no_rl_expected"].expected
     assert (tmp_path / "run" / "policy" / "iteration-1" / "head.safetensors").is_file()
+    assert (tmp_path / "run" / "choices.png").is_file()
+    assert results.choices_by_task["seal"] == {t: p.round(6).tolist() for t, p in after.items()}
+    # the tiny tasks are each their own "family"; the eval task's has no train task
+    assert results.best_by_family == {
+        "synthetic-0000": [0],
+        "synthetic-0001": [0],
+        "synthetic-0002": [],
+    }
     again, _ = _grid_experiment(tmp_path / "again", verdicts, **head)
     again.run(tmp_path / "run")  # everything recorded: the heads are loaded, not fitted
     assert (
