@@ -6,6 +6,7 @@ import torch
 
 from arc_seal.config import HeadConfig, from_dict
 from arc_seal.curate import grid_rows, train_mixture
+from arc_seal.design import design
 from arc_seal.encoding import TaskEncoder
 from arc_seal.errors import ConfigError
 from arc_seal.models import new_llama
@@ -148,3 +149,22 @@ def test_rewarded_pairs_once_keeps_the_first_sample_of_each_rewarded_pair():
     once = reinforced(records, "binary", {}, once=True)
     assert [(r.task_id, r.sample) for r in every] == [("a", 0), ("a", 1), ("a", 2), ("b", 0)]
     assert [(r.task_id, r.sample) for r in once] == [("a", 0), ("a", 2), ("b", 0)]
+
+
+def test_the_design_pool_scores_each_choice_without_the_task_and_keeps_each_familys_best():
+    # rot90: configuration 2 solves each task under both seeds; flip_lr: configuration 1;
+    # configuration 0 solves a bit of everything, so it is the best fixed one
+    verdicts = {f"rot90-{i}": [[1, 0], [0, 0], [1, 1], [0, 0]] for i in range(3)} | {
+        f"flip_lr-{i}": [[1, 0], [1, 1], [0, 0], [0, 0]] for i in range(3)
+    }
+    verdicts["rot90-3"] = [[0, 0]] * 4  # solved by nothing: not informative
+    table = RewardTable(EDITS, verdicts, None)
+    found = design(table, least=3)
+    assert found.tasks == sorted(t for t in verdicts if t != "rot90-3")
+    assert found.by_family == {"flip_lr": [1.5, 3.0, 0.0, 0.0], "rot90": [1.5, 0.0, 3.0, 0.0]}
+    # without a task, its family's best is still the family's, while the best fixed one is
+    # the other family's (without a flip_lr task c2 leads, without a rot90 task c1)
+    assert all(v == 1.0 for v in found.per_family.values())
+    assert found.fixed == dict.fromkeys(found.tasks, 0.0)
+    assert found.difference() == (1.0, 1.0, 1.0)
+    assert found.kept == [0, 1, 2]
