@@ -5,7 +5,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint experiment seal-effect-grid ttt-curve gpu-sitting evaluate-next clean
+.PHONY: run test test-fast lint experiment design-pool policy-grid seal-effect seal-effect-grid ttt-curve gpu-sitting evaluate-next clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,16 +27,62 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The SEAL effect, measured exactly (README): the grid of 12 synthetic families x 16 tasks x
-# the 8 configurations of configs/seal-effect-grid.json (resumable: run it again to go on),
-# written to tasks/seal-effect.json; then ReST-EM with every verdict read from the grid, one
-# run per RL seed (two side by side, one CPU thread each; logs in runs/), one table with
-# paired-bootstrap intervals, and how often the reinforced policy as TTT learner would change a
-# verdict.
+# Does the policy read the task? (README, docs/policy.md): on the shipped grid
+# (tasks/$(POLICY_SUBSET).json, $(PAIR_SEEDS) TTT seeds per pair), per RL seed a SEAL run with
+# the configuration-head policy and its SEAL-blind twin (the same run, no demonstration in the
+# policy's prompt), two side by side, one CPU thread each (logs in runs/); then one table with
+# the contrasts' intervals over eval tasks and RL seeds, and the choice picture. Resumable:
+# run it again to go on. The grid itself is `make policy-grid`.
 SEEDS ?= 0 1 2 3 4
+POLICY_SUBSET ?= seal-policy
+PAIR_SEEDS ?= 3
+POLICY_RUN = OMP_NUM_THREADS=1 $(BIN)/python scripts/run_arc.py
+experiment: $(BIN)/.installed
+	@test -f tasks/$(POLICY_SUBSET).json || { echo "tasks/$(POLICY_SUBSET).json is not there:" \
+	  "its grid is made by make policy-grid"; exit 2; }
+	mkdir -p runs
+	printf '%s\n' $(foreach s,$(SEEDS),seal-$(s) blind-$(s)) | xargs -P 2 -I{} sh -c '\
+	  d=runs/$(POLICY_SUBSET)-{}; seed=$${d##*-}; \
+	  case {} in blind-*) blind=--blind;; *) blind=;; esac; \
+	  $(POLICY_RUN) $$(test -f $$d/config.yaml && echo --resume $$d || echo --config \
+	    configs/seal-policy.yaml --subset $(POLICY_SUBSET) --pair-seeds $(PAIR_SEEDS) \
+	    --seed $$seed $$blind --output-dir $$d) > $$d.log 2>&1'
+	$(BIN)/python scripts/compare_runs.py $(foreach s,$(SEEDS),runs/$(POLICY_SUBSET)-seal-$(s)) \
+	  --blind $(foreach s,$(SEEDS),runs/$(POLICY_SUBSET)-blind-$(s)) \
+	  --picture runs/$(POLICY_SUBSET)-choices.png | tee runs/$(POLICY_SUBSET).md
+
+# The policy experiment's configurations, chosen on a design pool of their own (docs/policy.md):
+# 12 synthetic families x 8 tasks (pool seed 7) x the candidates of
+# configs/seal-design-candidates.json x 3 TTT seeds per pair (resumable), then
+# scripts/design_space.py writes the configurations kept to configs/seal-policy-grid.json.
 SEAL_FAMILIES := rot90 rot180 rot270 flip_ud flip_lr transpose anti_transpose colour_map \
   mirror gravity recolour_largest move
-experiment: seal-effect-grid
+CURATE = OMP_NUM_THREADS=1 $(BIN)/python scripts/curate_subset.py --config configs/seal-effect.yaml \
+  --max-side 5 --families $(SEAL_FAMILIES) --pair-seeds 3 --wandb disabled
+design-pool: $(BIN)/.installed
+	$(CURATE) --name seal-design --synthetic 8 --seed 7 \
+	  --configurations configs/seal-design-candidates.json \
+	  --write runs/seal-design/seal-design.json --out runs/curate-seal-design \
+	  $$(test -f runs/curate-seal-design/config.yaml && echo --resume)
+	$(BIN)/python scripts/design_space.py runs/seal-design/seal-design.json \
+	  --write configs/seal-policy-grid.json | tee runs/seal-design.md
+
+# The policy experiment's grid, on a fresh pool (pool seed 11, never used for design):
+# POLICY_POOL synthetic tasks per family x configs/seal-policy-grid.json x 3 TTT seeds per
+# pair, written to tasks/seal-policy.json. Many thread-hours: resumable, run it again to go
+# on; its records are kept in runs/curate-seal-policy.
+POLICY_POOL ?= 40
+policy-grid: $(BIN)/.installed
+	$(CURATE) --name seal-policy --synthetic $(POLICY_POOL) --seed 11 \
+	  --configurations configs/seal-policy-grid.json --out runs/curate-seal-policy \
+	  $$(test -f runs/curate-seal-policy/config.yaml && echo --resume)
+
+# The exact SEAL experiment (docs/seal-effect.md): the language model as the policy, choosing
+# among the 8 configurations of the shipped seal-effect grid (its own target:
+# seal-effect-grid), ReST-EM with every verdict read from the grid, one run per RL seed, one
+# table with paired-bootstrap intervals, and how often the reinforced policy as TTT learner
+# would change a verdict.
+seal-effect: $(BIN)/.installed
 	mkdir -p runs
 	printf '%s\n' $(SEEDS) | xargs -P 2 -I{} sh -c 'OMP_NUM_THREADS=1 \
 	  $(BIN)/python scripts/run_arc.py $$(test -f runs/seal-effect-seed{}/config.yaml \

@@ -69,12 +69,13 @@ class ConfigurationHead:
             np.zeros((configurations, x.shape[1])), np.zeros(configurations), x.mean(0), spread
         )
 
-    def _inputs(self, features: np.ndarray) -> np.ndarray:
+    def standardised(self, features: np.ndarray) -> np.ndarray:
+        """Features as the head reads them (centred, scaled; zero where they never vary)."""
         return (np.asarray(features, dtype=np.float64) - self.mean) / self.spread
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """p(configuration | task) for one task's features."""
-        logits = self.weight @ self._inputs(features) + self.bias
+        logits = self.weight @ self.standardised(features) + self.bias
         p = np.exp(logits - logits.max())
         return p / p.sum()
 
@@ -86,7 +87,7 @@ class ConfigurationHead:
         full-batch gradient descent (a convex problem: no per-weight step sizes that would let
         a few tasks' features outweigh the shared preference). Returns the loss per step."""
         torch.manual_seed(seed)
-        x = torch.tensor(np.stack([self._inputs(f) for f in features]), dtype=torch.float64)
+        x = torch.tensor(np.stack([self.standardised(f) for f in features]), dtype=torch.float64)
         y = torch.tensor(chosen)
         weight = torch.tensor(self.weight, requires_grad=True)
         bias = torch.tensor(self.bias, requires_grad=True)

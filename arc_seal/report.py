@@ -254,9 +254,21 @@ def effect_markdown(runs: list[Results], blind: list[Results]) -> list[str]:
     return lines + family_choices_markdown(runs, blind)
 
 
+def favourites(probabilities: list[float]) -> list[int]:
+    """The most probable configurations (several when tied: all of them under a uniform
+    policy)."""
+    p = np.asarray(probabilities)
+    return [int(i) for i in np.flatnonzero(np.isclose(p, p.max(), rtol=1e-4, atol=1e-6))]
+
+
+def _favoured(probabilities: np.ndarray) -> str:
+    top = favourites(probabilities)
+    return "none (uniform)" if len(top) == len(probabilities) else ", ".join(f"c{i}" for i in top)
+
+
 def _favourite_is_best(runs: list[Results], when: str) -> float | None:
     """Share of (eval task, run) pairs whose most probable configuration is among its
-    family's best on train."""
+    family's best on train (a tie counts the share of the tied ones that are)."""
     from arc_seal.synthetic import family
 
     hits = []
@@ -264,7 +276,8 @@ def _favourite_is_best(runs: list[Results], when: str) -> float | None:
         if not (r.choices_by_task and r.best_by_family and when in r.choices_by_task):
             return None
         for t, p in r.choices_by_task[when].items():
-            hits.append(int(np.argmax(p)) in r.best_by_family.get(family(t), []))
+            top = favourites(p)
+            hits.append(len(set(top) & set(r.best_by_family.get(family(t), []))) / len(top))
     return float(np.mean(hits)) if hits else None
 
 
@@ -282,10 +295,10 @@ def family_choices_markdown(runs: list[Results], blind: list[Results]) -> list[s
         cells = [group, ", ".join(f"c{i}" for i in best) or "-"]
         for when in (Row.NO_RL, Row.SEAL):
             probs = np.mean([r.choices_by_family[when][group] for r in runs], axis=0)
-            cells += [f"{100 * probs[best].sum():.0f}%", f"c{int(np.argmax(probs))}"]
+            cells += [f"{100 * probs[best].sum():.0f}%", _favoured(probs)]
         if blind:
             probs = np.mean([r.choices_by_family[Row.SEAL][group] for r in blind], axis=0)
-            cells.append(f"c{int(np.argmax(probs))}")
+            cells.append(_favoured(probs))
         table.append(cells)
     header = ["family", "best configs (eval)", "p(best), no RL", "favoured, no RL"]
     header += ["p(best), SEAL", "favoured, SEAL"] + (["favoured, SEAL-blind"] if blind else [])
