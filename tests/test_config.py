@@ -160,12 +160,12 @@ def test_resume_keeps_the_stored_settings_and_refuses_changes():
     assert for_resume(stored, _args("--wandb", "disabled"), "runs/x").wandb == "disabled"
 
 
-@pytest.mark.parametrize("name", ["default", "llama-1b", "seal-effect", "arc-eval"])
+@pytest.mark.parametrize("name", ["default", "llama-1b", "seal-effect", "arc-eval", "seal-policy"])
 def test_shipped_configs_load_by_name(name):
     path = config_path(name)
     assert path.name == f"{name}.yaml"
     assert isinstance(from_dict(load_yaml(path), str(path)), RunConfig)
-    shipped = "arc-eval, default, llama-1b, seal-effect"
+    shipped = "arc-eval, default, llama-1b, seal-effect, seal-policy"
     with pytest.raises(ConfigError, match=f"unknown config 'nosuch'; shipped: {shipped}, or"):
         config_path("nosuch")
 
