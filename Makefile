@@ -5,7 +5,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint experiment design-pool policy-grid seal-effect seal-effect-grid ttt-curve gpu-sitting evaluate-next clean
+.PHONY: run test test-fast lint experiment design-pool policy-grid save-grids seal-effect seal-effect-grid ttt-curve gpu-sitting evaluate-next clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,19 @@ experiment: $(BIN)/.installed
 	  --blind $(foreach s,$(SEEDS),runs/$(POLICY_SUBSET)-blind-$(s)) \
 	  --picture runs/$(POLICY_SUBSET)-choices.png | tee runs/$(POLICY_SUBSET).md
 
+# A long curation's records are committed between sittings, gzipped, under tasks/grids/NAME
+# (`make save-grids` writes them); a target that curates first restores its run directory
+# runs/NAME from them when it is not there, then resumes it.
+GRIDS := curate-seal-design curate-seal-policy
+restore = test -d runs/$(1) || ! test -f tasks/grids/$(1)/records.jsonl.gz || { \
+  mkdir -p runs/$(1) && cp tasks/grids/$(1)/config.yaml tasks/grids/$(1)/config.sha256 \
+  tasks/grids/$(1)/pool.json runs/$(1)/ && gunzip -c tasks/grids/$(1)/records.jsonl.gz \
+  > runs/$(1)/records.jsonl; }
+save-grids:
+	for g in $(GRIDS); do test -f runs/$$g/records.jsonl || continue; mkdir -p tasks/grids/$$g; \
+	  cp runs/$$g/config.yaml runs/$$g/config.sha256 runs/$$g/pool.json tasks/grids/$$g/; \
+	  gzip -9nc runs/$$g/records.jsonl > tasks/grids/$$g/records.jsonl.gz; done
+
 # The policy experiment's configurations, chosen on a design pool of their own (docs/policy.md):
 # 12 synthetic families x 8 tasks (pool seed 7) x the candidates of
 # configs/seal-design-candidates.json x 3 TTT seeds per pair (resumable), then
@@ -60,6 +73,7 @@ SEAL_FAMILIES := rot90 rot180 rot270 flip_ud flip_lr transpose anti_transpose co
 CURATE = OMP_NUM_THREADS=1 $(BIN)/python scripts/curate_subset.py --config configs/seal-effect.yaml \
   --max-side 5 --families $(SEAL_FAMILIES) --pair-seeds 3 --wandb disabled
 design-pool: $(BIN)/.installed
+	$(call restore,curate-seal-design)
 	$(CURATE) --name seal-design --synthetic 8 --seed 7 \
 	  --configurations configs/seal-design-candidates.json \
 	  --write runs/seal-design/seal-design.json --out runs/curate-seal-design \
@@ -73,6 +87,7 @@ design-pool: $(BIN)/.installed
 # on; its records are kept in runs/curate-seal-policy.
 POLICY_POOL ?= 40
 policy-grid: $(BIN)/.installed
+	$(call restore,curate-seal-policy)
 	$(CURATE) --name seal-policy --synthetic $(POLICY_POOL) --seed 11 \
 	  --configurations configs/seal-policy-grid.json --out runs/curate-seal-policy \
 	  $$(test -f runs/curate-seal-policy/config.yaml && echo --resume)

@@ -196,3 +196,20 @@ def test_comparing_runs_with_their_blind_twins_puts_both_side_by_side_with_inter
     assert render_choices(panels, tmp_path / "c.png").stat().st_size > 0
     with pytest.raises(ConfigError, match="one SEAL-blind twin of the same seed"):
         seeds_markdown(runs, blind[:1])
+
+
+def test_the_compare_command_reads_blind_twins_and_draws_the_choices(tmp_path, run_script):
+    reads = {"rot90-0": [0.9, 0.1], "flip_lr-0": [0.2, 0.8]}
+    dirs = []
+    for name, seal in (("seal", reads), ("blind", {t: [0.5, 0.5] for t in reads})):
+        d = tmp_path / name
+        d.mkdir()
+        expected = {t: p[0] if t.startswith("rot90") else p[1] for t, p in seal.items()}
+        (d / "results.json").write_text(_policy_run(0, expected, seal).to_json())
+        dirs.append(str(d))
+    picture = tmp_path / "choices.png"
+    done = run_script("compare_runs.py", dirs[0], "--blind", dirs[1], "--picture", str(picture))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "expected - SEAL-blind" in done.stdout and picture.stat().st_size > 0
+    done = run_script("compare_runs.py", dirs[0], "--blind", dirs[0], dirs[1])
+    assert done.returncode == 2 and "one SEAL-blind twin of the same seed" in done.stderr
