@@ -67,29 +67,32 @@ save-grids:
 # The policy experiment's configurations, chosen on a design pool of their own (docs/policy.md):
 # 12 synthetic families x 8 tasks (pool seed 7) x the candidates of
 # configs/seal-design-candidates.json x 3 TTT seeds per pair (resumable), then
-# scripts/design_space.py writes the configurations kept to configs/seal-policy-grid.json.
+# scripts/design_space.py writes the configurations kept to configs/seal-policy-grid.json
+# (the pool's subset: tasks/seal-design.json).
 SEAL_FAMILIES := rot90 rot180 rot270 flip_ud flip_lr transpose anti_transpose colour_map \
   mirror gravity recolour_largest move
 CURATE = OMP_NUM_THREADS=1 $(BIN)/python scripts/curate_subset.py --config configs/seal-effect.yaml \
-  --max-side 5 --families $(SEAL_FAMILIES) --pair-seeds 3 --wandb disabled
+  --max-side 5 --pair-seeds 3 --wandb disabled
 design-pool: $(BIN)/.installed
 	$(call restore,curate-seal-design)
-	$(CURATE) --name seal-design --synthetic 8 --seed 7 \
+	$(CURATE) --name seal-design --families $(SEAL_FAMILIES) --synthetic 8 --seed 7 \
 	  --configurations configs/seal-design-candidates.json \
-	  --write runs/seal-design/seal-design.json --out runs/curate-seal-design \
+	  --out runs/curate-seal-design \
 	  $$(test -f runs/curate-seal-design/config.yaml && echo --resume)
-	$(BIN)/python scripts/design_space.py runs/seal-design/seal-design.json \
+	$(BIN)/python scripts/design_space.py seal-design \
 	  --write configs/seal-policy-grid.json | tee runs/seal-design.md
 
-# The policy experiment's grid, on a fresh pool (pool seed 11, never used for design):
-# POLICY_POOL synthetic tasks per family x configs/seal-policy-grid.json x 3 TTT seeds per
-# pair, written to tasks/seal-policy.json. Many thread-hours: resumable, run it again to go
-# on; its records are kept in runs/curate-seal-policy.
-POLICY_POOL ?= 40
+# The policy experiment's grid, on a fresh pool (pool seed 11, never used for design): the 8
+# families where the design pool found at least 2 informative tasks, POLICY_POOL synthetic
+# tasks each x configs/seal-policy-grid.json x 3 TTT seeds per pair, written to
+# tasks/seal-policy.json. Thread-hours: resumable, run it again to go on (`make save-grids`
+# commits its records).
+POLICY_FAMILIES := anti_transpose flip_lr flip_ud gravity mirror rot180 rot270 transpose
+POLICY_POOL ?= 48
 policy-grid: $(BIN)/.installed
 	$(call restore,curate-seal-policy)
-	$(CURATE) --name seal-policy --synthetic $(POLICY_POOL) --seed 11 \
-	  --configurations configs/seal-policy-grid.json --out runs/curate-seal-policy \
+	$(CURATE) --name seal-policy --families $(POLICY_FAMILIES) --synthetic $(POLICY_POOL) \
+	  --seed 11 --configurations configs/seal-policy-grid.json --out runs/curate-seal-policy \
 	  $$(test -f runs/curate-seal-policy/config.yaml && echo --resume)
 
 # The exact SEAL experiment (docs/seal-effect.md): the language model as the policy, choosing

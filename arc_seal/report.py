@@ -422,7 +422,7 @@ def grid_markdown(spec: dict) -> str:
         mine = [t for t in grid["solved"] if family(t) == g]
         drops = [sum(family(t) == g for t in dropped.get(r, [])) for r in ("trivial", "icl")]
         solves = np.sum([table.row(t) for t in mine], axis=0) if mine else [0] * len(configs)
-        counts = [f"{n:g}" for n in solves]
+        counts = [f"{n:.3g}" for n in solves]
         rows.append([g, *drops, len(mine), *counts, sum(t in kept for t in mine)])
     header = ["family", "trivial", "ICL solves", "in grid"]
     header += [f"c{i}" for i in range(len(configs))] + ["kept"]
