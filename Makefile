@@ -52,17 +52,20 @@ experiment: $(BIN)/.installed
 	  --picture runs/$(POLICY_SUBSET)-choices.png | tee runs/$(POLICY_SUBSET).md
 
 # A long curation's records are committed between sittings, gzipped, under tasks/grids/NAME
-# (`make save-grids` writes them); a target that curates first restores its run directory
-# runs/NAME from them when it is not there, then resumes it.
+# (`make save-grids` writes them, the shards of a torchrun curation included); a target that
+# curates first restores its run directory runs/NAME from them when it is not there, then
+# resumes it.
 GRIDS := curate-seal-design curate-seal-policy
 restore = test -d runs/$(1) || ! test -f tasks/grids/$(1)/records.jsonl.gz || { \
   mkdir -p runs/$(1) && cp tasks/grids/$(1)/config.yaml tasks/grids/$(1)/config.sha256 \
-  tasks/grids/$(1)/pool.json runs/$(1)/ && gunzip -c tasks/grids/$(1)/records.jsonl.gz \
-  > runs/$(1)/records.jsonl; }
+  tasks/grids/$(1)/pool.json runs/$(1)/ && for f in tasks/grids/$(1)/records*.jsonl.gz; do \
+  gunzip -c $$f > runs/$(1)/$$(basename $$f .gz); done; }
 save-grids:
-	for g in $(GRIDS); do test -f runs/$$g/records.jsonl || continue; mkdir -p tasks/grids/$$g; \
+	for g in $(GRIDS); do test -f runs/$$g/config.yaml || continue; mkdir -p tasks/grids/$$g; \
 	  cp runs/$$g/config.yaml runs/$$g/config.sha256 runs/$$g/pool.json tasks/grids/$$g/; \
-	  gzip -9nc runs/$$g/records.jsonl > tasks/grids/$$g/records.jsonl.gz; done
+	  rm -f tasks/grids/$$g/records*.jsonl.gz; touch runs/$$g/records.jsonl; \
+	  for f in runs/$$g/records*.jsonl; do gzip -9nc $$f > tasks/grids/$$g/$$(basename $$f).gz; \
+	  done; done
 
 # The policy experiment's configurations, chosen on a design pool of their own (docs/policy.md):
 # 12 synthetic families x 8 tasks (pool seed 7) x the candidates of
