@@ -83,7 +83,7 @@ design-pool: $(BIN)/.installed
 	  --out runs/curate-seal-design \
 	  $$(test -f runs/curate-seal-design/config.yaml && echo --resume)
 	$(BIN)/python scripts/design_space.py seal-design \
-	  --write configs/seal-policy-grid.json | tee runs/seal-design.md
+	  --write configs/seal-policy-grid.json | tee runs/seal-design-space.md
 
 # The policy experiment's grid, on a fresh pool (pool seed 11, never used for design): the 8
 # families where the design pool found at least 2 informative tasks, POLICY_POOL synthetic
