@@ -26,6 +26,7 @@ from arc_seal.config import HeadConfig
 from arc_seal.encoding import TaskEncoder
 from arc_seal.grid import Task
 from arc_seal.policy import prompt_ids
+from arc_seal.synthetic import family
 
 
 @torch.no_grad()
@@ -110,3 +111,20 @@ class ConfigurationHead:
     @classmethod
     def load(cls, path: Path) -> ConfigurationHead:
         return cls(**load_file(str(path)))
+
+
+def family_separation(features: dict[str, np.ndarray]) -> float:
+    """How far the head's view tells families apart: the share of tasks (ids ``family-n``)
+    whose nearest family centroid, computed without the task and on features standardised as
+    the head standardises them, is their own family's (ties go to the first family by name)."""
+    head = ConfigurationHead.uniform(1, features)
+    x = {t: head.standardised(f) for t, f in features.items()}
+    hits = []
+    for t in x:
+        groups = sorted({family(u) for u in x if u != t})
+        centroids = {
+            g: np.mean([x[u] for u in x if u != t and family(u) == g], axis=0) for g in groups
+        }
+        nearest = min(groups, key=lambda g: (float(np.linalg.norm(x[t] - centroids[g])), g))
+        hits.append(nearest == family(t))
+    return float(np.mean(hits))

@@ -19,23 +19,9 @@ from arc_seal.config import RunConfig
 from arc_seal.data import load_subset
 from arc_seal.launch import run_cli
 from arc_seal.policy import shown_task
-from arc_seal.policy_head import ConfigurationHead, prompt_features
+from arc_seal.policy_head import family_separation, prompt_features
 from arc_seal.synthetic import family
 from arc_seal.ttt import load_engine
-
-
-def nearest_centroid_accuracy(features: dict[str, np.ndarray]) -> float:
-    """Leave-one-out: the share of tasks whose nearest family centroid (of the other tasks,
-    features standardised as the head standardises them) is their own family's."""
-    head = ConfigurationHead.uniform(1, features)
-    x = {t: head.standardised(f) for t, f in features.items()}
-    hits = []
-    for t in x:
-        others = {g: [x[u] for u in x if u != t and family(u) == g] for g in {family(u) for u in x}}
-        centroids = {g: np.mean(v, axis=0) for g, v in others.items() if v}
-        nearest = min(centroids, key=lambda g: (np.linalg.norm(x[t] - centroids[g]), g))
-        hits.append(nearest == family(t))
-    return float(np.mean(hits))
 
 
 def main() -> int:
@@ -59,7 +45,7 @@ def main() -> int:
             name = "demonstrations hidden (SEAL-blind)" if blind else "demonstrations shown"
             print(
                 f"{name}: nearest family centroid right for "
-                f"{100 * nearest_centroid_accuracy(features):.0f}% of tasks"
+                f"{100 * family_separation(features):.0f}% of tasks"
             )
     return 0
 

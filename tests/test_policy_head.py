@@ -11,7 +11,7 @@ from arc_seal.encoding import TaskEncoder
 from arc_seal.errors import ConfigError
 from arc_seal.models import new_llama
 from arc_seal.policy import prompt_ids, shown_task
-from arc_seal.policy_head import ConfigurationHead, prompt_features
+from arc_seal.policy_head import ConfigurationHead, family_separation, prompt_features
 from arc_seal.records import JobRecord, Stage
 from arc_seal.rest_em import reinforced
 from arc_seal.reward import RewardTable, expected_accuracy
@@ -168,3 +168,11 @@ def test_the_design_pool_scores_each_choice_without_the_task_and_keeps_each_fami
     assert found.fixed == dict.fromkeys(found.tasks, 0.0)
     assert found.difference() == (1.0, 1.0, 1.0)
     assert found.kept == [0, 1, 2]
+
+
+def test_family_separation_is_high_when_families_differ_and_chance_when_nothing_does():
+    rng = np.random.default_rng(0)
+    apart = {f"{g}-{i}": rng.normal(size=6) + 5 * k for k, g in enumerate("abc") for i in range(4)}
+    assert family_separation(apart) == 1.0
+    same = {t: np.ones(6) for t in apart}
+    assert family_separation(same) == pytest.approx(4 / 12)  # every tie goes to family a
