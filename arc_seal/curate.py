@@ -184,16 +184,6 @@ def write_subset(target: Path, spec: dict, pool: list[Task] | None = None) -> No
     target.write_text(json.dumps(spec, indent=1))
 
 
-def best_configuration(table: RewardTable, tasks: list[str], fallback: int = 0) -> int:
-    """The configuration with the highest summed solve rate over ``tasks`` (the first of
-    equals, ``fallback`` when none solves any)."""
-    n = len(table.configurations)
-    totals = np.sum([table.row(t) for t in tasks], axis=0) if tasks else np.zeros(n)
-    if not totals.any():
-        return fallback
-    return max(range(n), key=lambda i: (round(float(totals[i]), 9), i == fallback, -i))
-
-
 def best_configurations(table: RewardTable, tasks: list[str]) -> list[int]:
     """Every configuration with the highest summed solve rate over ``tasks`` (none when no
     configuration solves any)."""
@@ -201,6 +191,13 @@ def best_configurations(table: RewardTable, tasks: list[str]) -> list[int]:
     if not totals.any():
         return []
     return [i for i, v in enumerate(totals) if np.isclose(v, totals.max())]
+
+
+def best_configuration(table: RewardTable, tasks: list[str], fallback: int = 0) -> int:
+    """One of ``best_configurations``: ``fallback`` if it is among them (or none solves any),
+    else the first."""
+    best = best_configurations(table, tasks)
+    return fallback if not best or fallback in best else best[0]
 
 
 def train_mixture(table: RewardTable, train: list[str]) -> np.ndarray:
