@@ -222,6 +222,11 @@ class HeadConfig:
 
     def __post_init__(self) -> None:
         check(self)
+        if self.learning_rate * self.l2 >= 0.5:
+            raise ConfigError(
+                f"head: learning_rate x l2 = {self.learning_rate * self.l2:g}; gradient descent "
+                "oscillates from 0.5 on (lower one of them)"
+            )
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from arc_seal.config import HeadConfig
 from arc_seal.encoding import TaskEncoder
 from arc_seal.grid import Task
 from arc_seal.policy import prompt_ids
+from arc_seal.reward import RewardTable
 from arc_seal.synthetic import family
 
 
@@ -128,3 +129,34 @@ def family_separation(features: dict[str, np.ndarray]) -> float:
         nearest = min(groups, key=lambda g: (float(np.linalg.norm(x[t] - centroids[g])), g))
         hits.append(nearest == family(t))
     return float(np.mean(hits))
+
+
+def held_out_rates(
+    features: dict[str, np.ndarray],
+    table: RewardTable,
+    tasks: list[str],
+    config: HeadConfig,
+    folds: int = 5,
+) -> dict[str, float]:
+    """Per task, the expected solve rate of a head fitted without it: the tasks fall into
+    ``folds`` folds (each family spread over them), and for each fold one M-step from no
+    preference fits the head to every solving (task, configuration, seed) of the other folds,
+    as if ReST-EM had sampled every pair once. Choosing the head's settings this way reads
+    only the tasks given (a run's train tasks), never the ones a run is scored on."""
+    ids = sorted(tasks, key=lambda t: (family(t), t))
+    fold = {t: i % folds for i, t in enumerate(ids)}  # a family's tasks in turn
+    rates = {}
+    for k in range(folds):
+        pairs = [
+            (t, int(c))
+            for t in ids
+            if fold[t] != k
+            for c, _ in zip(*np.nonzero(table.verdicts[t]), strict=True)
+        ]
+        head = ConfigurationHead.uniform(len(table.configurations), features)
+        if pairs:
+            head.fit([features[t] for t, _ in pairs], [c for _, c in pairs], config, seed=k)
+        for t in ids:
+            if fold[t] == k:
+                rates[t] = float(head.probabilities(features[t]) @ table.row(t))
+    return rates

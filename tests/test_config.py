@@ -108,6 +108,7 @@ def test_help_documents_every_setting_nested_ones_included():
         ({"device": "tpu"}, "device = 'tpu': expected a value matching"),
         ({"subset": 123}, "subset = 123: expected a non-empty string"),
         ({"ttt": 5}, "ttt: expected a mapping of fields"),
+        ({"head": {"l2": 1}}, "head: learning_rate x l2 = 1; gradient descent oscillates"),
     ],
 )
 def test_bad_values_name_the_file_the_field_the_value_and_what_is_allowed(values, message):

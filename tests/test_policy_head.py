@@ -11,7 +11,12 @@ from arc_seal.encoding import TaskEncoder
 from arc_seal.errors import ConfigError
 from arc_seal.models import new_llama
 from arc_seal.policy import prompt_ids, shown_task
-from arc_seal.policy_head import ConfigurationHead, family_separation, prompt_features
+from arc_seal.policy_head import (
+    ConfigurationHead,
+    family_separation,
+    held_out_rates,
+    prompt_features,
+)
 from arc_seal.records import JobRecord, Stage
 from arc_seal.rest_em import reinforced
 from arc_seal.reward import RewardTable, expected_accuracy
@@ -176,3 +181,26 @@ def test_family_separation_is_high_when_families_differ_and_chance_when_nothing_
     assert family_separation(apart) == 1.0
     same = {t: np.ones(6) for t in apart}
     assert family_separation(same) == pytest.approx(4 / 12)  # every tie goes to family a
+
+
+def test_held_out_rates_score_each_task_by_a_head_fitted_without_it():
+    rng = np.random.default_rng(0)
+    ids = [f"{g}-{i}" for g in "ab" for i in range(10)]
+    apart = {t: rng.normal(size=8) + (3 if t[0] == "a" else -3) for t in ids}
+    same = dict.fromkeys(ids, np.ones(8))
+    # family a is solved by configuration 1 only, family b by configuration 3 only
+    verdicts = {t: [[0, 0], [1, 1], [0, 0], [0, 0]] for t in ids if t[0] == "a"}
+    verdicts |= {t: [[0, 0], [0, 0], [0, 0], [1, 1]] for t in ids if t[0] == "b"}
+    table = RewardTable(EDITS, verdicts, None)
+    seeing = held_out_rates(apart, table, ids, HeadConfig())
+    blind = held_out_rates(same, table, ids, HeadConfig())
+    assert sorted(seeing) == sorted(blind) == ids
+    assert min(seeing.values()) > 0.8  # each task's family, learned from its other tasks
+    assert blind == pytest.approx(dict.fromkeys(ids, 0.5), abs=0.05)  # half for each
+    # flip one task's verdicts: the head that scores it (and its fold-mates) never read them,
+    # every other fold's head did
+    flipped = RewardTable(EDITS, verdicts | {"a-0": [[1, 1], [0, 0], [0, 0], [0, 0]]}, None)
+    other = held_out_rates(apart, flipped, ids, HeadConfig())
+    fold = ["a-5", "b-0", "b-5"]  # a family's tasks go to the 5 folds in turn
+    assert all(other[t] == seeing[t] for t in fold)
+    assert all(other[t] != seeing[t] for t in ids if t not in [*fold, "a-0"])
