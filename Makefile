@@ -95,7 +95,8 @@ POLICY_POOL ?= 48
 policy-grid: $(BIN)/.installed
 	$(call restore,curate-seal-policy)
 	$(CURATE) --name seal-policy --families $(POLICY_FAMILIES) --synthetic $(POLICY_POOL) \
-	  --seed 11 --configurations configs/seal-policy-grid.json --out runs/curate-seal-policy \
+	  --seed 11 --eval-fraction 0.41 --configurations configs/seal-policy-grid.json \
+	  --out runs/curate-seal-policy \
 	  $$(test -f runs/curate-seal-policy/config.yaml && echo --resume)
 
 # The exact SEAL experiment (docs/seal-effect.md): the language model as the policy, choosing
