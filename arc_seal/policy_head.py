@@ -147,12 +147,8 @@ def held_out_rates(
     fold = {t: i % folds for i, t in enumerate(ids)}  # a family's tasks in turn
     rates = {}
     for k in range(folds):
-        pairs = [
-            (t, int(c))
-            for t in ids
-            if fold[t] != k
-            for c, _ in zip(*np.nonzero(table.verdicts[t]), strict=True)
-        ]
+        # one pair per solving (configuration, seed): the rows of the verdicts' hits
+        pairs = [(t, int(c)) for t in ids if fold[t] != k for c in np.nonzero(table.verdicts[t])[0]]
         head = ConfigurationHead.uniform(len(table.configurations), features)
         if pairs:
             head.fit([features[t] for t, _ in pairs], [c for _, c in pairs], config, seed=k)
